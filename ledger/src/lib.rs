@@ -1,0 +1,21 @@
+//! tongban-ledger: everything a department writes and everything a verifier checks.
+//!
+//! - [`ids`]: identifiers of DESIGN §3 that can only hold valid values;
+//! - [`types`], [`bytes`]: the signed and stored formats of DESIGN §4 and §5;
+//! - [`codec`]: the only place that touches bincode;
+//! - [`crypto`]: SHA-256, ed25519 signing and batch verification, domain separation.
+//!
+//! The verification side (these modules, Merkle proofs and proof bundles) is pure: no
+//! RocksDB, no tokio. The RocksDB store is behind the `rocksdb` feature.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bytes;
+pub mod codec;
+pub mod crypto;
+pub mod ids;
+pub mod keys;
+pub mod state;
+pub mod types;
+
+pub use bytes::{Hash32, PublicKey, Signature};
