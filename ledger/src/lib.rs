@@ -3,7 +3,8 @@
 //! - [`ids`]: identifiers of DESIGN §3 that can only hold valid values;
 //! - [`types`], [`bytes`]: the signed and stored formats of DESIGN §4 and §5;
 //! - [`codec`]: the only place that touches bincode;
-//! - [`crypto`]: SHA-256, ed25519 signing and batch verification, domain separation.
+//! - [`crypto`]: SHA-256, ed25519 signing and batch verification, domain separation;
+//! - [`merkle`]: the RFC 9162 records log of a block (`records_root`, inclusion proofs).
 //!
 //! The verification side (these modules, Merkle proofs and proof bundles) is pure: no
 //! RocksDB, no tokio. The RocksDB store is behind the `rocksdb` feature.
@@ -15,6 +16,7 @@ pub mod codec;
 pub mod crypto;
 pub mod ids;
 pub mod keys;
+pub mod merkle;
 pub mod state;
 pub mod types;
 
