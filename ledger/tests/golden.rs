@@ -16,6 +16,9 @@
 //!
 //! which prints `GOLDEN` and `GOLDEN_JSON` with the current values, paste them over the
 //! tables below, and review the diff: only the values you meant to change may move.
+//! Then run `python3 ledger/tests/golden_crosscheck.py`, which recomputes the hashes,
+//! the records root and the signatures from the new tables with Python's hashlib and
+//! pyca/cryptography, so that the tables are not only Rust agreeing with itself.
 
 mod common;
 
