@@ -531,34 +531,38 @@ impl From<ChangeError> for RejectReason {
 mod tests {
     use super::*;
 
+    /// Every code in this file's `code()` matches, read from the source so that no
+    /// variant can be missed: snake_case and distinct within each enum.
     #[test]
     fn codes_are_snake_case_and_distinct() {
-        let id = MemberId::parse("91350100M000100Y43").expect("valid id");
-        let reasons = vec![
-            RejectReason::WrongChainId {
-                expected: "a".into(),
-                found: "b".into(),
-            },
-            RejectReason::BadSignature {
-                record: Hash32::ZERO,
-            },
-            RejectReason::RecordTooLarge { size: 2, max: 1 },
-            RejectReason::StaleNonce { nonce: 1, last: 1 },
-            RejectReason::UnknownAuthor(PublicKey([1; 32])),
-            RejectReason::NotAdmin(PublicKey([1; 32])),
-            RejectReason::UnknownMember(id.clone()),
-            RejectReason::InvalidHandling,
-            RejectReason::LicenceIdMissing,
-            RejectReason::LicenceIdNotExpected,
-            RejectReason::InvalidChange(ChangeError::LastAdmin),
-        ];
-        let mut codes: Vec<&str> = reasons.iter().map(RejectReason::code).collect();
-        for code in &codes {
-            assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        let source = include_str!("reject.rs");
+        for enum_name in ["impl ChangeError {", "impl RejectReason {"] {
+            let start = source.find(enum_name).expect("impl block");
+            let body = &source[start..];
+            let end = body.find("\n    }\n}").expect("end of impl");
+            let mut codes: Vec<&str> = body[..end]
+                .split("=> \"")
+                .skip(1)
+                .map(|rest| rest.split('"').next().unwrap_or_default())
+                .collect();
+            assert!(codes.len() > 10, "{enum_name}: {codes:?}");
+            for code in &codes {
+                assert!(
+                    !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                    "{code:?}"
+                );
+            }
+            let n = codes.len();
+            codes.sort_unstable();
+            codes.dedup();
+            assert_eq!(codes.len(), n, "{enum_name}: duplicate code");
         }
-        let n = codes.len();
-        codes.sort_unstable();
-        codes.dedup();
-        assert_eq!(codes.len(), n);
+        let id = MemberId::parse("91350100M000100Y43").expect("valid id");
+        assert_eq!(RejectReason::UnknownMember(id).code(), "unknown_member");
+        assert_eq!(
+            RejectReason::from(ChangeError::LastAdmin).code(),
+            "invalid_change"
+        );
+        assert_eq!(ChangeError::LastAdmin.code(), "last_admin");
     }
 }
