@@ -4,6 +4,7 @@
 //! - [`types`], [`bytes`]: the signed and stored formats of DESIGN §4 and §5;
 //! - [`codec`]: the only place that touches bincode;
 //! - [`crypto`]: SHA-256, ed25519 signing and batch verification, domain separation.
+//! - [`execute`]: the rules of DESIGN §4, applied deterministically to blocks of records.
 //!
 //! The verification side (these modules, Merkle proofs and proof bundles) is pure: no
 //! RocksDB, no tokio. The RocksDB store is behind the `rocksdb` feature.
@@ -13,6 +14,7 @@
 pub mod bytes;
 pub mod codec;
 pub mod crypto;
+pub mod execute;
 pub mod ids;
 pub mod keys;
 pub mod state;
