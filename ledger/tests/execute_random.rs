@@ -8,6 +8,7 @@
 //!   and open, superseded licences revoked, case timelines ending in the case's state.
 //!
 //! The seed is printed on failure; the same seed gives the same run.
+//! `EXECUTE_RANDOM_SEEDS=n` runs seeds 0..n.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod execute_support;
@@ -312,7 +313,12 @@ fn run(seed: u64, histogram: &mut BTreeMap<String, usize>) -> (usize, usize) {
 fn random_blocks_keep_invariants() {
     let (mut kept, mut refused) = (0, 0);
     let mut histogram = BTreeMap::new();
-    for seed in 0..4 {
+    // `EXECUTE_RANDOM_SEEDS=n` runs more seeds (a longer campaign); 4 by default.
+    let seeds: u64 = std::env::var("EXECUTE_RANDOM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    for seed in 0..seeds {
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed, &mut histogram)));
         match result {
