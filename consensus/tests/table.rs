@@ -660,7 +660,7 @@ fn quorum_of_precommits_in_another_round_decides() {
 }
 
 #[test]
-fn double_votes_and_double_proposals_are_evidence_and_count_once() {
+fn double_votes_and_double_proposals_are_evidence_and_count_once_per_value() {
     let mut c = node0();
     check(
         &mut c,
@@ -689,8 +689,8 @@ fn double_votes_and_double_proposals_are_evidence_and_count_once() {
             ),
             // The same vote again is a duplicate, not evidence.
             row(prevote(2, 1, 0, Some(B1)), vec![], state(0, Step::Prevote)),
-            // Validator 2's second vote did not count: still two B1 prevotes, so the
-            // third from validator 3 makes the polka, not anything before it.
+            // Validator 2's votes count once per value: two B1 prevotes so far, so the
+            // third, from validator 3, makes the polka.
             row(
                 prevote(3, 1, 0, Some(B1)),
                 vec![
