@@ -951,3 +951,47 @@ fn observer_follows_but_never_signs() {
         ],
     );
 }
+
+#[test]
+fn retransmit_resends_proposal_polka_and_own_recent_votes() {
+    let mut c = node0();
+    let locked = state(0, Step::Precommit).locked_valid(0, B1);
+    let mut rows = lock_b1_round0();
+    rows.push(row(
+        Input::Retransmit,
+        vec![
+            Out::Propose {
+                round: 0,
+                value: B1,
+                valid_round: None,
+            },
+            prevote_out(0, Some(B1)),
+            precommit_out(0, Some(B1)),
+        ],
+        locked.clone(),
+    ));
+    rows.extend(nil_precommits_to_next_round(0, locked.clone()));
+    // In round 1 there is no proposal yet; the polka behind the valid value (round 0:
+    // validators 0, 1, 2) is relayed with its proposal, then our own recent votes.
+    rows.push(row(
+        Input::Retransmit,
+        vec![
+            Out::Propose {
+                round: 0,
+                value: B1,
+                valid_round: None,
+            },
+            prevote_out(0, Some(B1)),
+            prevote_out(0, Some(B1)),
+            prevote_out(0, Some(B1)),
+            prevote_out(0, Some(B1)),
+            precommit_out(0, Some(B1)),
+        ],
+        State {
+            round: 1,
+            step: Step::Propose,
+            ..locked
+        },
+    ));
+    check(&mut c, rows);
+}

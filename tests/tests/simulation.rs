@@ -12,15 +12,21 @@
 
 use tongban_tests::sim::{self, env_u64, Behaviour, Report, SimConfig, Violation};
 
-const DEFAULT_SEEDS: u64 = 6;
+const DEFAULT_SEEDS: u64 = 25;
+/// Chaos-phase events per run for 4 validators; larger sets exchange more messages
+/// per simulated second, so their default grows with n² (unless `SIM_STEPS` is set).
 const DEFAULT_STEPS: u64 = 3_000;
+
+fn default_steps(validators: usize) -> u64 {
+    DEFAULT_STEPS * (validators * validators) as u64 / 16
+}
 
 /// Runs `SIM_SEEDS` seeds of `validators` validators with f Byzantine ones (none for
 /// every fifth seed), panicking with the replay command on the first failure.
 fn campaign(validators: usize) -> Vec<Report> {
     let seeds = env_u64("SIM_SEEDS", DEFAULT_SEEDS);
     let start = env_u64("SIM_SEED_START", 1);
-    let steps = env_u64("SIM_STEPS", DEFAULT_STEPS);
+    let steps = env_u64("SIM_STEPS", default_steps(validators));
     let mut reports = Vec::new();
     for seed in start..start + seeds {
         let f = (validators - 1) / 3;
@@ -115,12 +121,12 @@ fn same_seed_same_run() {
 #[cfg(feature = "mutation-no-lock")]
 #[test]
 fn mutation_no_lock_is_caught() {
-    let seeds = env_u64("SIM_SEEDS", 200);
+    let seeds = env_u64("SIM_SEEDS", 400);
     let start = env_u64("SIM_SEED_START", 1);
-    let steps = env_u64("SIM_STEPS", DEFAULT_STEPS);
     for (tried, seed) in (start..start + seeds).enumerate() {
         let validators = [4, 7, 10][(seed % 3) as usize];
         let f = (validators - 1) / 3;
+        let steps = env_u64("SIM_STEPS", default_steps(validators));
         let config = SimConfig::from_seed(validators, f, seed, steps);
         match sim::run(config) {
             Err(failure) if matches!(failure.violation, Violation::Agreement { .. }) => {

@@ -547,7 +547,25 @@ impl World {
         pending: &mut VecDeque<Input>,
     ) -> Result<(), Box<Failure>> {
         match output {
-            Output::PersistSafetyState(state) => self.instances[i].disk = *state,
+            Output::PersistSafetyState(state) => {
+                // What is persisted as signed counts as signed, even if a crash stops
+                // it from being sent: it must not conflict with anything sent before
+                // or after.
+                if self.instances[i].honest() {
+                    let validator = self.instances[i].validator;
+                    let signed = [
+                        state.last_proposal.clone().map(Message::Proposal),
+                        state.last_prevote.clone().map(Message::Vote),
+                        state.last_precommit.clone().map(Message::Vote),
+                    ];
+                    for message in signed.into_iter().flatten() {
+                        self.invariants
+                            .on_signed(validator, &message)
+                            .map_err(|v| self.failure(v))?;
+                    }
+                }
+                self.instances[i].disk = *state;
+            }
             Output::Broadcast(message) => self.broadcast(i, message)?,
             Output::RequestValue { height, round } => {
                 let block_hash = make_value(self.config.seed, height, round, i, true);
