@@ -194,7 +194,7 @@ impl Consensus {
         if self
             .decided
             .as_ref()
-            .is_some_and(|c| c.height + 1 == height)
+            .is_some_and(|c| c.height.checked_add(1) == Some(height))
         {
             self.last_commit = self.decided.take();
         } else {
@@ -842,7 +842,7 @@ impl Consensus {
     /// before the node has stored block `h`.
     fn refuse_or_buffer(&mut self, error: InputError, input: Input, out: &mut Vec<Output>) {
         match error {
-            InputError::FutureHeight { current, got } if got == current + 1 => {
+            InputError::FutureHeight { current, got } if current.checked_add(1) == Some(got) => {
                 if self.buffered.len() >= MAX_BUFFERED_MESSAGES {
                     out.push(Output::Rejected(InputError::BufferFull {
                         limit: MAX_BUFFERED_MESSAGES,

@@ -661,10 +661,16 @@ impl World {
                 }
             }
             Some(second) => {
-                // Half the network gets one message, the other half the other.
+                // Some peers get one message and the rest the other: half and half, or
+                // a single peer singled out (the split that best makes one honest node
+                // see a quorum the others do not).
                 let mut order = others;
                 self.rng.shuffle(&mut order);
-                let half = order.len() / 2;
+                let half = if self.rng.chance(500) {
+                    1
+                } else {
+                    order.len() / 2
+                };
                 for (k, j) in order.into_iter().enumerate() {
                     let m = if k < half { &message } else { &second };
                     self.send(i, j, Payload::Consensus(m.clone()));
