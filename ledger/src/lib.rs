@@ -6,7 +6,8 @@
 //! - [`crypto`]: SHA-256, ed25519 signing and batch verification, domain separation;
 //! - [`execute`]: the rules of DESIGN §4, applied deterministically to blocks of records;
 //! - [`state_tree`]: the Jellyfish Merkle state tree and its proofs;
-//! - [`store`]: storage behind a trait (RocksDB, memory).
+//! - [`store`]: storage behind a trait (RocksDB, memory);
+//! - [`merkle`]: the RFC 9162 records log of a block (`records_root`, inclusion proofs).
 //!
 //! The verification side (these modules, Merkle proofs and proof bundles) is pure: no
 //! RocksDB, no tokio. The RocksDB store is behind the `rocksdb` feature.
@@ -19,6 +20,7 @@ pub mod crypto;
 pub mod execute;
 pub mod ids;
 pub mod keys;
+pub mod merkle;
 pub mod state;
 pub mod state_tree;
 pub mod store;
