@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod execute;
 pub mod ids;
 pub mod keys;
+pub mod proof;
 pub mod state;
 pub mod state_tree;
 pub mod store;
