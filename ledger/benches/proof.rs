@@ -9,7 +9,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 mod proof_support;
 
 use proof_support::*;
-use tongban_ledger::proof::{build_bundle, verify, ProofBundle, Verdict, VerifyOptions};
+use tongban_ledger::crypto::{self, SignatureCheck};
+use tongban_ledger::proof::{
+    build_bundle, commit_vote, verify, ProofBundle, Verdict, VerifyOptions,
+};
 
 fn options() -> VerifyOptions<'static> {
     VerifyOptions {
@@ -60,6 +63,33 @@ fn bench_verify(c: &mut Criterion) {
     group.bench_function("4_validators/2_changes", |b| {
         b.iter(|| verify(&bundle, &genesis, &options()))
     });
+    group.finish();
+
+    // What the verify figures are made of: the four precommit signatures of one commit,
+    // checked one by one (strict) and through `verify_many` (batch on the rayon pool).
+    let bundle = chain.bundle(&active_id(), 1);
+    let message = commit_vote(CHAIN_ID, &bundle.commit).signing_bytes();
+    let items: Vec<SignatureCheck<'_>> = bundle
+        .commit
+        .signatures
+        .iter()
+        .map(|(i, s)| {
+            (
+                &bundle.validators.validators[*i as usize].key,
+                message.as_slice(),
+                s,
+            )
+        })
+        .collect();
+    let mut group = c.benchmark_group("commit_signatures");
+    group.bench_function("4/strict_one_by_one", |b| {
+        b.iter(|| {
+            for (key, message, signature) in &items {
+                crypto::verify(key, message, signature).expect("valid");
+            }
+        })
+    });
+    group.bench_function("4/verify_many", |b| b.iter(|| crypto::verify_many(&items)));
     group.finish();
 }
 
