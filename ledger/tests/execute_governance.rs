@@ -639,3 +639,34 @@ fn catalogue_publishing() {
     assert_eq!(codes, vec!["ITEM-0", "ITEM-A"]);
     assert_eq!(items[1].issues_types, vec![t1]);
 }
+
+#[test]
+fn open_proposals_are_bounded() {
+    let mut w = world();
+    let a0 = w.admin(0);
+    let max = tongban_ledger::execute::MAX_OPEN_PROPOSALS as u64;
+    let records: Vec<_> = (0..max)
+        .map(|id| {
+            w.record(
+                &a0,
+                propose(id, MemberChange::AddAdmin(public_key(&key(100)))),
+            )
+        })
+        .collect();
+    let outcome = w.block(&records, Mode::Validate).unwrap();
+    assert_eq!(outcome.kept.len() as u64, max);
+    assert_eq!(read_open_proposals(&w.state).unwrap().len() as u64, max);
+    w.reject(
+        &a0,
+        propose(max, MemberChange::AddAdmin(public_key(&key(100)))),
+        "too_many_open_proposals",
+    );
+    // Once one applies it leaves the open list, and there is room again.
+    w.ok(&w.admin(1), approve(0));
+    let outcome = w.ok(&w.admin(2), approve(0));
+    assert_eq!(outcome.ended_proposals, vec![(0, ProposalStatus::Applied(3))]);
+    w.ok(
+        &a0,
+        propose(max, MemberChange::AddAdmin(public_key(&key(101)))),
+    );
+}
