@@ -100,3 +100,37 @@ fn random_inputs_never_panic_and_refusals_change_nothing() {
         }
     }
 }
+
+/// The safety state is read from disk: corrupted bytes never panic the decoder, and
+/// whatever decodes has exactly one encoding. (The same runs under libFuzzer as
+/// `fuzz/fuzz_targets/decode_safety_state.rs`.)
+#[test]
+fn corrupted_safety_state_bytes_never_panic() {
+    use tongban_consensus::SafetyState;
+    use tongban_ledger::codec::{decode, encode};
+
+    let (mut c, _) = started(0, 4, 1);
+    c.process(proposal(1, 1, 0, B1, None, true));
+    c.process(prevote(1, 1, 0, Some(B1)));
+    c.process(prevote(2, 1, 0, Some(B1)));
+    let good = encode(c.safety_state());
+    assert_eq!(
+        decode::<SafetyState>(&good).expect("decodes"),
+        *c.safety_state()
+    );
+    let mut rng = Rng(11);
+    for _ in 0..5_000 {
+        let mut bytes = good.clone();
+        match rng.next() % 3 {
+            0 => {
+                let i = (rng.next() % bytes.len() as u64) as usize;
+                bytes[i] ^= 1 << (rng.next() % 8);
+            }
+            1 => bytes.truncate((rng.next() % bytes.len() as u64) as usize),
+            _ => bytes.push(rng.next() as u8),
+        }
+        if let Ok(state) = decode::<SafetyState>(&bytes) {
+            assert_eq!(encode(&state), bytes);
+        }
+    }
+}

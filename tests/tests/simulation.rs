@@ -118,16 +118,24 @@ fn same_seed_same_run() {
 }
 
 /// With the locking rule removed, the simulator must find an agreement violation.
+///
+/// Four validators, one of them a `DoubleVoter`, long runs (`SIM_STEPS`, default
+/// 20 000 events): the violation needs a rare interleaving (a quorum of precommits
+/// reaching one node while the others move on and re-decide), so long runs of the
+/// smallest set find it fastest. From seed 1 the first violation is at seed 15.
 #[cfg(feature = "mutation-no-lock")]
 #[test]
 fn mutation_no_lock_is_caught() {
-    let seeds = env_u64("SIM_SEEDS", 400);
+    let seeds = env_u64("SIM_SEEDS", 200);
     let start = env_u64("SIM_SEED_START", 1);
+    let steps = env_u64("SIM_STEPS", 20_000);
     for (tried, seed) in (start..start + seeds).enumerate() {
-        let validators = [4, 7, 10][(seed % 3) as usize];
-        let f = (validators - 1) / 3;
-        let steps = env_u64("SIM_STEPS", default_steps(validators));
-        let config = SimConfig::from_seed(validators, f, seed, steps);
+        let mut config = SimConfig::from_seed(4, 1, seed, steps);
+        for b in config.behaviours.iter_mut() {
+            if *b != Behaviour::Honest {
+                *b = Behaviour::DoubleVoter;
+            }
+        }
         match sim::run(config) {
             Err(failure) if matches!(failure.violation, Violation::Agreement { .. }) => {
                 eprintln!(

@@ -211,22 +211,19 @@ pub fn summarize(output: &Output) -> Out {
     }
 }
 
-/// Persist before send: if a batch broadcasts anything, its first output persists.
+/// Persist before send: a batch that persists does so in its first output, before
+/// any broadcast. (Whether a batch that signs also persists is checked by the restart
+/// test and the simulator, which compare what was persisted with what was sent.)
 pub fn assert_persist_first(outputs: &[Output]) {
-    let broadcasts = outputs.iter().any(|o| {
-        matches!(
-            o,
-            Output::Broadcast(Message::Proposal(_) | Message::Vote(_))
-        )
-    });
-    let signed_new = outputs
+    let persists = outputs
         .iter()
-        .any(|o| matches!(o, Output::PersistSafetyState(_)));
-    if signed_new {
+        .filter(|o| matches!(o, Output::PersistSafetyState(_)))
+        .count();
+    assert!(persists <= 1, "at most one persist per batch: {outputs:?}");
+    if persists == 1 {
         assert!(
             matches!(outputs.first(), Some(Output::PersistSafetyState(_))),
             "PersistSafetyState must come first: {outputs:?}"
         );
     }
-    let _ = broadcasts;
 }

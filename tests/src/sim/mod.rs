@@ -137,7 +137,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "simulation failed: {:?} at step {} (t = {} ms)\n  seed {}, {} validators, behaviours {:?}\n  replay: SIM_SEED_START={} SIM_SEEDS=1 SIM_STEPS={} cargo test --release -p tongban-tests --test simulation",
+            "simulation failed: {:?} at step {} (t = {} ms)\n  seed {}, {} validators, behaviours {:?}\n  replay: SIM_SEED_START={} SIM_SEEDS=1 SIM_STEPS={} cargo test --release -p tongban-tests --test simulation{}",
             self.violation,
             self.step,
             self.time_ms,
@@ -146,6 +146,11 @@ impl fmt::Display for Failure {
             self.config.behaviours,
             self.config.seed,
             self.config.chaos_steps,
+            if cfg!(feature = "mutation-no-lock") {
+                " --features mutation-no-lock"
+            } else {
+                ""
+            },
         )
     }
 }

@@ -70,6 +70,9 @@ pub struct Network {
     /// Partition group of each instance; instances in different groups cannot talk.
     /// All zero when there is no partition.
     group: Vec<u8>,
+    /// One-way partition: group 1 still hears group 0, but its own messages are lost
+    /// (a node whose outgoing link failed: it learns everything and tells no one).
+    one_way: bool,
 }
 
 impl Network {
@@ -78,12 +81,15 @@ impl Network {
         Network {
             faults,
             group: vec![0; instances],
+            one_way: false,
         }
     }
 
-    /// Splits the instances into two random non-empty groups; half the time one
-    /// group is a single instance (an isolated node).
+    /// Splits the instances into two random non-empty groups; half the time group 1
+    /// is a single instance (an isolated node), and a third of the time the partition
+    /// is one-way (group 1 can receive but not send).
     pub fn partition(&mut self, rng: &mut Rng) {
+        self.one_way = rng.chance(333);
         let n = self.group.len();
         let mut order: Vec<usize> = (0..n).collect();
         rng.shuffle(&mut order);
@@ -92,13 +98,15 @@ impl Network {
         } else {
             rng.between(1, n as u64 - 1) as usize
         };
+        // Group 1 is the first `cut` instances of the shuffled order.
         for (position, &instance) in order.iter().enumerate() {
-            self.group[instance] = u8::from(position >= cut);
+            self.group[instance] = u8::from(position < cut);
         }
     }
 
     /// Removes the partition.
     pub fn heal_partition(&mut self) {
+        self.one_way = false;
         self.group.iter_mut().for_each(|g| *g = 0);
     }
 
@@ -110,7 +118,8 @@ impl Network {
     /// The delivery delays (ms) of one message from `from` to `to`: empty if it is
     /// lost, two entries if it is duplicated.
     pub fn delays(&self, from: usize, to: usize, rng: &mut Rng) -> Vec<u64> {
-        if self.group.get(from) != self.group.get(to) {
+        let (from_group, to_group) = (self.group.get(from), self.group.get(to));
+        if from_group != to_group && !(self.one_way && from_group == Some(&0)) {
             return Vec::new();
         }
         let f = self.faults;

@@ -12,7 +12,7 @@ use tongban_ledger::codec::encode;
 use tongban_ledger::crypto::{self, PROPOSAL_DOMAIN, VOTE_DOMAIN};
 use tongban_ledger::ids::{uscc_check_char, MemberId};
 use tongban_ledger::types::{
-    Commit, Height, SignedProposal, SignedVote, Validator, ValidatorSet, Vote,
+    Commit, Height, ProposalMessage, SignedProposal, SignedVote, Validator, ValidatorSet, Vote,
 };
 use tongban_ledger::Hash32;
 
@@ -163,6 +163,9 @@ pub struct World {
     instances: Vec<Instance>,
     network: Network,
     invariants: Invariants,
+    /// Values proposed per (height, round), for the DoubleVoter's choice of a
+    /// conflicting vote. Bounded by the run's length.
+    proposals: BTreeMap<(Height, u32), Vec<Hash32>>,
     trace: Sha256,
     chaos: bool,
     report: Report,
@@ -213,6 +216,7 @@ impl World {
             instances,
             network,
             invariants: Invariants::default(),
+            proposals: BTreeMap::new(),
             trace: Sha256::new(),
             chaos: true,
             report: Report {
@@ -635,7 +639,7 @@ impl World {
             Message::Commit(_) => false,
         };
         if let Message::Proposal(p) = &message {
-            self.invariants.on_proposed(p.proposal.block_hash);
+            self.on_proposed(&p.proposal);
         }
         if own && self.instances[i].honest() {
             self.invariants
@@ -646,7 +650,7 @@ impl World {
         let conflicting = match (&message, self.instances[i].behaviour, own) {
             (Message::Proposal(p), Behaviour::Equivocator, true) => {
                 let second = self.equivocate_proposal(p);
-                self.invariants.on_proposed(second.proposal.block_hash);
+                self.on_proposed(&second.proposal);
                 Some(Message::Proposal(second))
             }
             (Message::Vote(v), Behaviour::DoubleVoter, true) => {
@@ -661,16 +665,11 @@ impl World {
                 }
             }
             Some(second) => {
-                // Some peers get one message and the rest the other: half and half, or
-                // a single peer singled out (the split that best makes one honest node
-                // see a quorum the others do not).
+                // A random non-empty set of peers gets one message and the rest get
+                // the other, so that some honest nodes see a quorum the others do not.
                 let mut order = others;
                 self.rng.shuffle(&mut order);
-                let half = if self.rng.chance(500) {
-                    1
-                } else {
-                    order.len() / 2
-                };
+                let half = self.rng.between(1, order.len() as u64 - 1) as usize;
                 for (k, j) in order.into_iter().enumerate() {
                     let m = if k < half { &message } else { &second };
                     self.send(i, j, Payload::Consensus(m.clone()));
@@ -680,12 +679,24 @@ impl World {
         Ok(())
     }
 
-    /// The Equivocator's second proposal for the same (height, round): another block,
-    /// invalid half of the time.
+    fn on_proposed(&mut self, proposal: &ProposalMessage) {
+        self.invariants.on_proposed(proposal.block_hash);
+        let values = self
+            .proposals
+            .entry((proposal.height, proposal.round))
+            .or_default();
+        if !values.contains(&proposal.block_hash) {
+            values.push(proposal.block_hash);
+        }
+    }
+
+    /// The Equivocator's second proposal for the same (height, round): a fresh block
+    /// (no valid round, whatever its own valid value is), invalid half of the time.
     fn equivocate_proposal(&mut self, first: &SignedProposal) -> SignedProposal {
         let p = &first.proposal;
         let valid = self.rng.chance(500);
         let mut proposal = p.clone();
+        proposal.valid_round = None;
         proposal.block_hash = make_value(
             self.config.seed ^ 0xE9,
             p.height,
@@ -702,18 +713,35 @@ impl World {
         }
     }
 
-    /// The DoubleVoter's conflicting vote: nil for a block vote, a block for a nil one.
+    /// The DoubleVoter's conflicting vote: for another block proposed in the same
+    /// (height, round) if there is one (the vote that helps a conflicting quorum most),
+    /// otherwise nil for a block vote and a made-up block for a nil vote.
     fn double_vote(&mut self, first: &SignedVote) -> SignedVote {
         let mut vote: Vote = first.vote.clone();
-        vote.block_hash = match vote.block_hash {
-            Some(_) => None,
-            None => Some(make_value(
-                self.config.seed ^ 0xD0,
-                vote.height,
-                vote.round,
-                first.validator_index as usize,
-                self.rng.chance(500),
-            )),
+        let others: Vec<Hash32> = self
+            .proposals
+            .get(&(vote.height, vote.round))
+            .map(|values| {
+                values
+                    .iter()
+                    .filter(|v| Some(**v) != vote.block_hash)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        vote.block_hash = if !others.is_empty() {
+            Some(others[self.rng.below(others.len() as u64) as usize])
+        } else {
+            match vote.block_hash {
+                Some(_) => None,
+                None => Some(make_value(
+                    self.config.seed ^ 0xD0,
+                    vote.height,
+                    vote.round,
+                    first.validator_index as usize,
+                    self.rng.chance(500),
+                )),
+            }
         };
         let key = &self.keys[first.validator_index as usize];
         let signature = crypto::sign(key, VOTE_DOMAIN, &encode(&vote));
