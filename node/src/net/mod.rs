@@ -48,6 +48,15 @@
 //! block sync. A sync request that cannot be queued is dropped, and the requester sees a
 //! failed request. Connection events are never dropped silently either: they are
 //! counted, and [`NetworkHandle::connected_peers`] is always exact.
+//!
+//! Size limits are enforced three times: `publish` refuses an oversized payload before
+//! it leaves; gossipsub refuses inbound frames over `max_transmit_size` unread and
+//! messages over the per-topic size; the task checks the payload against the topic limit
+//! again before accepting it. Known libp2p behaviour: a frame over the whole frame
+//! limit makes gossipsub drop the inbound stream it came on, so that sender's later
+//! gossip on the connection is lost (it hurts only itself; nodes with the same limits
+//! never send such a frame because `publish` refuses it). Sync streams read at most the
+//! limit and fail the request if there is more.
 
 mod behaviour;
 mod sync;
@@ -372,6 +381,9 @@ pub(crate) enum Command {
     ListenAddrs {
         reply: oneshot::Sender<Vec<Multiaddr>>,
     },
+    KnownAddresses {
+        reply: oneshot::Sender<Vec<(PeerId, Vec<Multiaddr>)>>,
+    },
 }
 
 /// The node's way to talk to the network task. Cheap to clone; the task stops when the
@@ -507,6 +519,11 @@ impl NetworkHandle {
     /// Our listen addresses, waiting until there is at least one.
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
         self.call(|reply| Command::ListenAddrs { reply }).await
+    }
+
+    /// The members we know addresses for (and would redial), with those addresses.
+    pub async fn known_addresses(&self) -> Result<Vec<(PeerId, Vec<Multiaddr>)>, NetError> {
+        self.call(|reply| Command::KnownAddresses { reply }).await
     }
 
     /// The counters.

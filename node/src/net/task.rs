@@ -259,6 +259,14 @@ impl NetworkTask {
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
+            Command::KnownAddresses { reply } => {
+                let known = self
+                    .known_peers
+                    .iter()
+                    .map(|(peer, known)| (*peer, known.addresses.clone()))
+                    .collect();
+                let _ = reply.send(known);
+            }
             Command::ListenAddrs { reply } => {
                 if !self.listen_addrs.is_empty() {
                     let _ = reply.send(self.listen_addrs.clone());
