@@ -578,3 +578,97 @@ async fn oversized_messages_are_refused() {
     // The connection itself stays up.
     wait_connected(&node_small, &[big.peer]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_authored_by_a_non_member_is_rejected_even_when_a_member_relays_it() {
+    // B lists O as a member, A does not: O's messages reach A only through B, and A
+    // must refuse them by author even though B, a member, forwards them.
+    let (a, b, outsider) = (member(), member(), member());
+    let mut node_a = start(&a, &[&a, &b], &[]).await;
+    let mut node_b = start(&b, &[&a, &b, &outsider], &[&node_a]).await;
+    let node_o = start(&outsider, &[&b, &outsider], &[&node_b]).await;
+    wait_connected(&node_b, &[a.peer, outsider.peer]).await;
+
+    let from_outsider = b"record by the outsider".to_vec();
+    publish_when_subscribed(&node_o, GossipTopic::Records, from_outsider.clone()).await;
+    // B takes it (for B the outsider is a member) and relays it to A.
+    assert_eq!(
+        next_matching(&mut node_b, WAIT, record_from(&from_outsider)).await,
+        Some(outsider.peer)
+    );
+    let deadline = Instant::now() + WAIT;
+    while node_a.handle.stats().gossip_rejected == 0 {
+        assert!(Instant::now() < deadline, "A never saw the relayed message");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A message B publishes afterwards arrives, and the outsider's never did.
+    let marker = b"marker from B".to_vec();
+    publish_when_subscribed(&node_b, GossipTopic::Records, marker.clone()).await;
+    let first = next_matching(&mut node_a, WAIT, |event| match event {
+        NetEvent::Record { from, bytes } => Some((from, bytes)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(first, Some((b.peer, marker)));
+    assert!(!node_a
+        .handle
+        .connected_peers()
+        .await
+        .expect("running")
+        .contains(&outsider.peer));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_node_drops_gossip_with_a_counter_instead_of_buffering() {
+    let (a, b) = (member(), member());
+    let capacity = 4;
+    let limits = NetLimits {
+        event_queue_capacity: capacity,
+        ..NetLimits::default()
+    };
+    let mut node_a = start_with(&a, &[&a, &b], &[], limits).await;
+    let node_b = start(&b, &[&a, &b], &[&node_a]).await;
+    wait_connected(&node_a, &[b.peer]).await;
+
+    // A's node reads nothing while B publishes many more messages than fit.
+    let sent = 30u64;
+    publish_when_subscribed(&node_b, GossipTopic::Records, b"record 0".to_vec()).await;
+    for i in 1..sent {
+        let record = format!("record {i}").into_bytes();
+        node_b
+            .handle
+            .publish_record(record)
+            .await
+            .expect("published");
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let stats = node_a.handle.stats();
+        if stats.gossip_received + stats.gossip_dropped_queue_full == sent {
+            assert!(stats.gossip_received <= capacity as u64, "{stats:?}");
+            assert!(
+                stats.gossip_dropped_queue_full >= sent - capacity as u64,
+                "{stats:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all gossip seen: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The queue holds at most its capacity; after draining, new gossip flows again.
+    let mut queued = 0;
+    while node_a.events.try_recv().is_ok() {
+        queued += 1;
+    }
+    assert!(queued <= capacity, "{queued} events were queued");
+    let later = b"after draining".to_vec();
+    node_b
+        .handle
+        .publish_record(later.clone())
+        .await
+        .expect("published");
+    assert_eq!(
+        next_matching(&mut node_a, WAIT, record_from(&later)).await,
+        Some(b.peer)
+    );
+}
