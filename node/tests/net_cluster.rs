@@ -135,6 +135,46 @@ async fn publish_when_subscribed(node: &Node, topic: GossipTopic, bytes: Vec<u8>
     }
 }
 
+/// Gossips until every node has received a record directly from every other one, so
+/// that each publisher knows the others' subscriptions (and the meshes are formed)
+/// before a test depends on delivery.
+async fn warm_up(nodes: &mut [&mut Node]) {
+    let peers: Vec<PeerId> = nodes.iter().map(|n| n.handle.local_peer_id()).collect();
+    let mut seen: Vec<std::collections::HashSet<PeerId>> = vec![Default::default(); nodes.len()];
+    let deadline = Instant::now() + WAIT;
+    for round in 0.. {
+        for (index, node) in nodes.iter().enumerate() {
+            let record = format!("warm-up {index} {round}").into_bytes();
+            // NoPeers until subscriptions arrive; the next round tries again.
+            let _ = node.handle.publish_record(record).await;
+        }
+        for (index, node) in nodes.iter_mut().enumerate() {
+            while let Ok(Some(event)) =
+                timeout(Duration::from_millis(100), node.events.recv()).await
+            {
+                if let NetEvent::Record { from, bytes } = event {
+                    if bytes.starts_with(b"warm-up") {
+                        seen[index].insert(from);
+                    }
+                }
+            }
+        }
+        let done = seen.iter().enumerate().all(|(index, s)| {
+            peers
+                .iter()
+                .enumerate()
+                .all(|(j, p)| j == index || s.contains(p))
+        });
+        if done {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gossip never became ready: {seen:?}"
+        );
+    }
+}
+
 fn record_from(bytes: &[u8]) -> impl FnMut(NetEvent) -> Option<PeerId> + '_ {
     move |event| match event {
         NetEvent::Record { from, bytes: b } if b == bytes => Some(from),
@@ -172,6 +212,7 @@ async fn three_members_gossip_on_both_topics_and_sync_blocks() {
     wait_connected(&node_a, &[b.peer, c.peer]).await;
     wait_connected(&node_b, &[a.peer, c.peer]).await;
     wait_connected(&node_c, &[a.peer, b.peer]).await;
+    warm_up(&mut [&mut node_a, &mut node_b, &mut node_c]).await;
 
     // Records: B publishes, A and C receive it with B as the author.
     let record = b"record from B".to_vec();
@@ -586,8 +627,10 @@ async fn gossip_authored_by_a_non_member_is_rejected_even_when_a_member_relays_i
     let (a, b, outsider) = (member(), member(), member());
     let mut node_a = start(&a, &[&a, &b], &[]).await;
     let mut node_b = start(&b, &[&a, &b, &outsider], &[&node_a]).await;
+    wait_connected(&node_b, &[a.peer]).await;
+    warm_up(&mut [&mut node_a, &mut node_b]).await;
     let node_o = start(&outsider, &[&b, &outsider], &[&node_b]).await;
-    wait_connected(&node_b, &[a.peer, outsider.peer]).await;
+    wait_connected(&node_b, &[outsider.peer]).await;
 
     let from_outsider = b"record by the outsider".to_vec();
     publish_when_subscribed(&node_o, GossipTopic::Records, from_outsider.clone()).await;
@@ -670,5 +713,25 @@ async fn a_slow_node_drops_gossip_with_a_counter_instead_of_buffering() {
     assert_eq!(
         next_matching(&mut node_a, WAIT, record_from(&later)).await,
         Some(b.peer)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_on_a_port_in_use_is_a_typed_error() {
+    let a = member();
+    let node_a = start(&a, &[&a], &[]).await;
+    let mut taken = node_a.address.clone();
+    taken.pop();
+    let config = NetworkConfig {
+        listen: taken,
+        bootstrap: Vec::new(),
+        limits: NetLimits::default(),
+    };
+    let keypair = keypair_from_secret(member().secret).expect("keypair");
+    let result = Network::spawn(config, keypair, vec![a.key]);
+    assert!(
+        matches!(result, Err(NetError::Transport(_))),
+        "{:?}",
+        result.err()
     );
 }

@@ -136,6 +136,27 @@ fn strip_peer_id(address: &Multiaddr) -> (Multiaddr, Option<PeerId>) {
     }
 }
 
+/// libp2p binds its listeners with `SO_REUSEPORT`, so a second node configured with a
+/// port already in use would share it silently (the kernel spreads incoming connections
+/// over both). A plain bind first turns that mistake into an error at start.
+fn check_port_free(listen: &Multiaddr) -> Result<(), NetError> {
+    let (mut ip, mut port) = (None, None);
+    for protocol in listen.iter() {
+        match protocol {
+            Protocol::Ip4(address) => ip = Some(std::net::IpAddr::V4(address)),
+            Protocol::Ip6(address) => ip = Some(std::net::IpAddr::V6(address)),
+            Protocol::Tcp(number) => port = Some(number),
+            _ => {}
+        }
+    }
+    match (ip, port) {
+        (Some(ip), Some(port)) if port != 0 => std::net::TcpListener::bind((ip, port))
+            .map(drop)
+            .map_err(|e| NetError::Transport(format!("cannot listen on {listen}: {e}"))),
+        _ => Ok(()),
+    }
+}
+
 impl NetworkTask {
     pub(crate) fn new(
         config: NetworkConfig,
@@ -171,6 +192,7 @@ impl NetworkTask {
                 .subscribe(topic)
                 .map_err(|e| transport_error(&e))?;
         }
+        check_port_free(&config.listen)?;
         swarm
             .listen_on(config.listen.clone())
             .map_err(|e| transport_error(&e))?;
@@ -691,5 +713,44 @@ impl NetworkTask {
             // The peer disconnected or gave up meanwhile.
             tracing::debug!("sync response not sent: the request is gone");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trailing_peer_id_is_split_off_an_address() {
+        let peer = Keypair::ed25519_from_bytes([5u8; 32])
+            .map(|k| k.public().to_peer_id())
+            .expect("seed");
+        let bare: Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().expect("multiaddr");
+        let full = bare.clone().with(Protocol::P2p(peer));
+        assert_eq!(strip_peer_id(&full), (bare.clone(), Some(peer)));
+        assert_eq!(strip_peer_id(&bare), (bare, None));
+    }
+
+    #[test]
+    fn the_address_book_keeps_the_newest_addresses_up_to_the_limit() {
+        let mut known = KnownPeer::new();
+        let address = |port: usize| -> Multiaddr {
+            format!("/ip4/127.0.0.1/tcp/{port}")
+                .parse()
+                .expect("multiaddr")
+        };
+        for port in 1..=MAX_ADDRESSES_PER_PEER + 3 {
+            known.add_address(address(port));
+        }
+        assert_eq!(known.addresses.len(), MAX_ADDRESSES_PER_PEER);
+        assert_eq!(known.addresses[0], address(MAX_ADDRESSES_PER_PEER + 3));
+        // Seeing an address again moves it to the front without duplicating it.
+        known.add_address(address(MAX_ADDRESSES_PER_PEER));
+        assert_eq!(known.addresses[0], address(MAX_ADDRESSES_PER_PEER));
+        assert_eq!(known.addresses.len(), MAX_ADDRESSES_PER_PEER);
+        let mut unique = known.addresses.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), MAX_ADDRESSES_PER_PEER);
     }
 }
