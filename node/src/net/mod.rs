@@ -516,7 +516,8 @@ impl NetworkHandle {
         self.call(|reply| Command::ConnectedPeers { reply }).await
     }
 
-    /// Our listen addresses, waiting until there is at least one.
+    /// Our listen addresses, waiting until there is at least one (or the listener has
+    /// closed, in which case the list may be empty).
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
         self.call(|reply| Command::ListenAddrs { reply }).await
     }

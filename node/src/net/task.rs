@@ -537,6 +537,19 @@ impl NetworkTask {
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.listen_addrs.retain(|a| a != &address);
             }
+            SwarmEvent::ListenerClosed {
+                addresses, reason, ..
+            } => {
+                tracing::error!(?addresses, ?reason, "listener closed");
+                self.listen_addrs.retain(|a| !addresses.contains(a));
+                // Nobody waits forever for an address that will not come.
+                for waiter in self.listen_waiters.drain(..) {
+                    let _ = waiter.send(self.listen_addrs.clone());
+                }
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::warn!(%error, "listener error");
+            }
             _ => {}
         }
     }
