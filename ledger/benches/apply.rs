@@ -1,0 +1,223 @@
+//! Apply-and-commit speed over RocksDB, as a validator does it: a block of 10,000
+//! signed `IssueLicence` records is re-executed with every signature checked
+//! (`crypto::verify_many`, via `execute_block`), applied to the jmt state tree and
+//! committed (block, commit with 4 signatures checked, record index, state nodes, head)
+//! in one synced RocksDB write batch, on top of a store that already holds N licences.
+//!
+//! Pre-fill (not measured): N licences committed as real blocks of 50,000 records
+//! (signed in parallel, signatures marked as already verified) in a temp directory,
+//! once per N; the measured blocks then go on top of it, so N grows by 10,000 per
+//! measured block (reported). Also measured: building a state proof for a licence.
+//!
+//! Sizes: `TONGBAN_BENCH_SIZES=100000,1000000` (the default).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "../tests/execute_support/mod.rs"]
+mod execute_support;
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ed25519_dalek::SigningKey;
+use execute_support::{genesis, issue_body, key, licence_id, member_id, type_code, CHAIN, T0};
+use rayon::prelude::*;
+use tongban_ledger::chain::{Chain, ExecutedBlock};
+use tongban_ledger::codec::encode;
+use tongban_ledger::crypto::{public_key, sign, VOTE_DOMAIN};
+use tongban_ledger::keys;
+use tongban_ledger::store::rocks::RocksStore;
+use tongban_ledger::types::{
+    Commit, Genesis, RecordBody, RecordPayload, SignedRecord, Vote, VoteKind,
+};
+
+const BLOCK_RECORDS: usize = 10_000;
+const PREFILL_BLOCK_RECORDS: usize = 50_000;
+const VALIDATORS: usize = 4;
+
+fn bench_genesis() -> Genesis {
+    let mut g = genesis(VALIDATORS, 1);
+    g.params.max_block_records = PREFILL_BLOCK_RECORDS as u32;
+    g
+}
+
+fn signers() -> Vec<SigningKey> {
+    (0..VALIDATORS).map(|i| key(i as u8 + 1)).collect()
+}
+
+/// `count` signed IssueLicence records for block `height`, signed in parallel.
+fn records(height: u64, count: usize) -> Vec<SignedRecord> {
+    let code = type_code(1);
+    (0..count)
+        .into_par_iter()
+        .map(|i| {
+            let m = i % VALIDATORS;
+            let signer = key(m as u8 + 1);
+            let id = licence_id(&code, &member_id(m as u32), &format!("H{height}N{i}"));
+            RecordPayload {
+                chain_id: CHAIN.into(),
+                author: public_key(&signer),
+                nonce: height * 1_000_000 + i as u64 + 1,
+                body: issue_body(&code, &id),
+            }
+            .sign(&signer)
+        })
+        .collect()
+}
+
+fn sign_commit(chain: &Chain<RocksStore>, executed: &ExecutedBlock) -> Commit {
+    let height = executed.block.header.height;
+    let set = chain.validator_set(height).unwrap().unwrap();
+    let vote = Vote {
+        chain_id: CHAIN.into(),
+        height,
+        round: 0,
+        kind: VoteKind::Precommit,
+        block_hash: Some(executed.block_hash),
+    };
+    let mut signatures: Vec<_> = signers()
+        .iter()
+        .map(|k| {
+            (
+                set.index_of(&public_key(k)).unwrap() as u32,
+                sign(k, VOTE_DOMAIN, &encode(&vote)),
+            )
+        })
+        .collect();
+    signatures.sort_by_key(|(i, _)| *i);
+    Commit {
+        height,
+        round: 0,
+        block_hash: executed.block_hash,
+        signatures,
+    }
+}
+
+fn time_of(height: u64) -> u64 {
+    T0 + height * 1_000
+}
+
+/// Proposes the next block from `records` (signatures taken as verified) and commits it.
+fn propose_and_commit(chain: &mut Chain<RocksStore>, records: &[SignedRecord]) {
+    let height = chain.head().height + 1;
+    let executed = chain
+        .propose(records, time_of(height), public_key(&key(1)), &|_| true)
+        .unwrap();
+    assert_eq!(executed.block.records.len(), records.len());
+    let commit = sign_commit(chain, &executed);
+    chain.commit(executed, &commit).unwrap();
+}
+
+/// A chain in `dir` holding `n` licences.
+fn prefill(dir: &std::path::Path, n: usize) -> Chain<RocksStore> {
+    let started = Instant::now();
+    let mut chain = Chain::open(RocksStore::open(dir).unwrap(), &bench_genesis()).unwrap();
+    let admin = key(200);
+    let publish = RecordPayload {
+        chain_id: CHAIN.into(),
+        author: public_key(&admin),
+        nonce: 1,
+        body: RecordBody::PublishLicenceType {
+            type_code: type_code(1),
+            name: "Type 1".into(),
+            issuers: (0..VALIDATORS as u32).map(member_id).collect(),
+        },
+    }
+    .sign(&admin);
+    propose_and_commit(&mut chain, &[publish]);
+    let mut filled = 0;
+    while filled < n {
+        let count = PREFILL_BLOCK_RECORDS.min(n - filled);
+        let height = chain.head().height + 1;
+        let block = records(height, count);
+        propose_and_commit(&mut chain, &block);
+        filled += count;
+    }
+    chain.store().flush().unwrap();
+    eprintln!(
+        "pre-filled {n} licences in {:.1} s (head {})",
+        started.elapsed().as_secs_f64(),
+        chain.head().height
+    );
+    chain
+}
+
+fn sizes() -> Vec<usize> {
+    std::env::var("TONGBAN_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![100_000, 1_000_000])
+}
+
+fn bench_apply(c: &mut Criterion) {
+    let mut group = c.benchmark_group("apply_commit_10k_issue_rocksdb");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(1));
+    group.measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(BLOCK_RECORDS as u64));
+    let mut proof_group_inputs = Vec::new();
+    for n in sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut chain = prefill(dir.path(), n);
+        let mut measured_blocks = 0u64;
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    // Not measured: signing the block's records and proposing it.
+                    let height = chain.head().height + 1;
+                    let block = records(height, BLOCK_RECORDS);
+                    let proposed = chain
+                        .propose(&block, time_of(height), public_key(&key(1)), &|_| true)
+                        .unwrap()
+                        .block;
+                    let started = Instant::now();
+                    // Measured: what a validator does with a proposed block.
+                    let executed = chain.validate(proposed, &|_| false).unwrap();
+                    let commit = sign_commit(&chain, &executed);
+                    chain.commit(executed, &commit).unwrap();
+                    total += started.elapsed();
+                    measured_blocks += 1;
+                }
+                total
+            })
+        });
+        eprintln!(
+            "N = {n}: {measured_blocks} measured blocks; licences at the end: {}",
+            n + measured_blocks as usize * BLOCK_RECORDS
+        );
+        proof_group_inputs.push((n, dir, chain));
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("state_proof_licence");
+    for (n, _dir, chain) in &proof_group_inputs {
+        let head = chain.head().height;
+        // Licences of the first pre-fill block: present at the head.
+        let ids: Vec<_> = (0..1_000)
+            .map(|i| {
+                keys::licence(&licence_id(
+                    &type_code(1),
+                    &member_id((i % VALIDATORS) as u32),
+                    &format!("H2N{i}"),
+                ))
+            })
+            .collect();
+        let mut next = 0usize;
+        let mut siblings = 0usize;
+        group.bench_with_input(BenchmarkId::from_parameter(n), n, |b, _| {
+            b.iter(|| {
+                let key = &ids[next % ids.len()];
+                next += 1;
+                let (value, proof) = chain.state_proof(key, head).unwrap();
+                assert!(value.is_some());
+                siblings = proof.siblings.len();
+                proof
+            })
+        });
+        eprintln!("N = {n}: last proof had {siblings} siblings");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_apply);
+criterion_main!(benches);
