@@ -3,7 +3,9 @@
 //! - [`ids`]: identifiers of DESIGN §3 that can only hold valid values;
 //! - [`types`], [`bytes`]: the signed and stored formats of DESIGN §4 and §5;
 //! - [`codec`]: the only place that touches bincode;
-//! - [`crypto`]: SHA-256, ed25519 signing and batch verification, domain separation.
+//! - [`crypto`]: SHA-256, ed25519 signing and batch verification, domain separation;
+//! - [`state_tree`]: the Jellyfish Merkle state tree and its proofs;
+//! - [`store`]: storage behind a trait (RocksDB, memory).
 //!
 //! The verification side (these modules, Merkle proofs and proof bundles) is pure: no
 //! RocksDB, no tokio. The RocksDB store is behind the `rocksdb` feature.
@@ -16,6 +18,8 @@ pub mod crypto;
 pub mod ids;
 pub mod keys;
 pub mod state;
+pub mod state_tree;
+pub mod store;
 pub mod types;
 
 pub use bytes::{Hash32, PublicKey, Signature};

@@ -1,0 +1,230 @@
+//! The RocksDB [`Store`]: one column family per [`Column`], one synced write batch per
+//! call to [`Store::write`].
+//!
+//! Durability: every write uses `WriteOptions::set_sync(true)`, so when `write` returns
+//! the batch is in the fsynced write-ahead log; a `kill -9` or power loss afterwards
+//! cannot lose it, and a crash during it loses all of it (RocksDB batches are atomic).
+//! After a failed write the store refuses every later write ([`StoreError::Failed`]):
+//! the caller must stop and restart from what is on disk.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options,
+    ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
+};
+
+use super::{Column, Entry, Store, StoreBatch, StoreError, MAX_SCAN_ENTRIES};
+
+/// Size of the block cache shared by all column families.
+pub const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// Size of each column family's memtable.
+pub const WRITE_BUFFER_BYTES: usize = 64 * 1024 * 1024;
+/// Length of the key prefix of `state_values` (the key hash), for prefix blooms.
+const STATE_VALUE_PREFIX: usize = 32;
+
+/// A [`Store`] in a RocksDB directory.
+#[derive(Debug)]
+pub struct RocksStore {
+    db: DB,
+    failed: AtomicBool,
+}
+
+fn backend(e: rocksdb::Error) -> StoreError {
+    StoreError::Backend(e.into_string())
+}
+
+fn column_options(column: Column, cache: &Cache) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    // Point reads dominate (state nodes, blocks by height, records by hash): a bloom
+    // filter saves a disk read on every miss.
+    table.set_bloom_filter(10.0, false);
+    let mut options = Options::default();
+    options.set_write_buffer_size(WRITE_BUFFER_BYTES);
+    options.set_compression_type(DBCompressionType::Lz4);
+    if column == Column::StateValues {
+        // "Value of key k as of version v" is a seek within k's versions.
+        options.set_prefix_extractor(SliceTransform::create_fixed_prefix(STATE_VALUE_PREFIX));
+        options.set_memtable_prefix_bloom_ratio(0.1);
+    }
+    options.set_block_based_table_factory(&table);
+    options
+}
+
+impl RocksStore {
+    /// Opens (or creates) the store in `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.increase_parallelism(2);
+        options.set_max_background_jobs(2);
+        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let descriptors: Vec<ColumnFamilyDescriptor> = Column::ALL
+            .iter()
+            .map(|c| ColumnFamilyDescriptor::new(c.name(), column_options(*c, &cache)))
+            .collect();
+        let db = DB::open_cf_descriptors(&options, path, descriptors).map_err(backend)?;
+        Ok(RocksStore {
+            db,
+            failed: AtomicBool::new(false),
+        })
+    }
+
+    fn cf(&self, column: Column) -> Result<&ColumnFamily, StoreError> {
+        self.db
+            .cf_handle(column.name())
+            .ok_or_else(|| StoreError::Backend(format!("missing column family {}", column.name())))
+    }
+
+    /// Flushes memtables to SST files (not needed for durability: the WAL is synced;
+    /// useful before measuring or copying a directory).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for column in Column::ALL {
+            self.db.flush_cf(self.cf(column)?).map_err(backend)?;
+        }
+        Ok(())
+    }
+}
+
+impl Store for RocksStore {
+    fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = self
+            .db
+            .get_pinned_cf(self.cf(column)?, key)
+            .map_err(backend)?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    fn floor(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        key: &[u8],
+    ) -> Result<Option<Entry>, StoreError> {
+        let mut read = ReadOptions::default();
+        if column == Column::StateValues && prefix.len() == STATE_VALUE_PREFIX {
+            read.set_prefix_same_as_start(true);
+        } else {
+            read.set_total_order_seek(true);
+        }
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(column)?, read);
+        iter.seek_for_prev(key);
+        let found = match (iter.key(), iter.value()) {
+            (Some(k), Some(v)) if k.starts_with(prefix) => Some((k.to_vec(), v.to_vec())),
+            _ => None,
+        };
+        iter.status().map_err(backend)?;
+        Ok(found)
+    }
+
+    fn scan_prefix(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut read = ReadOptions::default();
+        read.set_total_order_seek(true);
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(column)?, read);
+        iter.seek(prefix);
+        let mut out = Vec::new();
+        let limit = limit.min(MAX_SCAN_ENTRIES);
+        while out.len() < limit {
+            match (iter.key(), iter.value()) {
+                (Some(k), Some(v)) if k.starts_with(prefix) => out.push((k.to_vec(), v.to_vec())),
+                _ => break,
+            }
+            iter.next();
+        }
+        iter.status().map_err(backend)?;
+        Ok(out)
+    }
+
+    fn write(&self, batch: StoreBatch) -> Result<(), StoreError> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(StoreError::Failed);
+        }
+        let mut write_batch = WriteBatch::default();
+        for op in batch.ops() {
+            let cf = self.cf(op.column)?;
+            match &op.value {
+                Some(value) => write_batch.put_cf(cf, &op.key, value),
+                None => write_batch.delete_cf(cf, &op.key),
+            }
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        let result = self.db.write_opt(write_batch, &options).map_err(backend);
+        if result.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survives_reopen_and_floors_across_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = RocksStore::open(dir.path()).expect("open");
+            let mut batch = StoreBatch::new();
+            let key = [7u8; 32];
+            for version in [1u64, 5, 9] {
+                let mut k = key.to_vec();
+                k.extend_from_slice(&version.to_be_bytes());
+                batch.put(Column::StateValues, k, version.to_le_bytes().to_vec());
+            }
+            batch.put(Column::Meta, b"head".to_vec(), b"1".to_vec());
+            store.write(batch).expect("write");
+            store.flush().expect("flush");
+            store.put_meta(b"safety", b"s").expect("meta");
+        }
+        let store = RocksStore::open(dir.path()).expect("reopen");
+        assert_eq!(store.meta(b"head").expect("meta"), Some(b"1".to_vec()));
+        assert_eq!(store.meta(b"safety").expect("meta"), Some(b"s".to_vec()));
+        let floor = |v: u64| {
+            let mut k = [7u8; 32].to_vec();
+            k.extend_from_slice(&v.to_be_bytes());
+            store
+                .floor(Column::StateValues, &[7u8; 32], &k)
+                .expect("floor")
+                .map(|(_, v)| v)
+        };
+        assert_eq!(floor(0), None);
+        assert_eq!(floor(4), Some(1u64.to_le_bytes().to_vec()));
+        assert_eq!(floor(9), Some(9u64.to_le_bytes().to_vec()));
+        assert_eq!(floor(u64::MAX), Some(9u64.to_le_bytes().to_vec()));
+        let mut other = [8u8; 32].to_vec();
+        other.extend_from_slice(&0u64.to_be_bytes());
+        assert_eq!(
+            store
+                .floor(Column::StateValues, &[8u8; 32], &other)
+                .expect("floor"),
+            None
+        );
+        assert_eq!(
+            store
+                .scan_prefix(Column::StateValues, &[7u8; 32], 100)
+                .expect("scan")
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_directory_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _first = RocksStore::open(dir.path()).expect("open");
+        assert!(matches!(
+            RocksStore::open(dir.path()),
+            Err(StoreError::Backend(_))
+        ));
+    }
+}
