@@ -326,6 +326,33 @@ pub trait Store: Send + Sync {
     }
 }
 
+// A store shared between the chain and the node's other users (the consensus safety
+// state lives in the same database).
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(column, key)
+    }
+    fn floor(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        key: &[u8],
+    ) -> Result<Option<Entry>, StoreError> {
+        (**self).floor(column, prefix, key)
+    }
+    fn scan_prefix(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        (**self).scan_prefix(column, prefix, limit)
+    }
+    fn write(&self, batch: StoreBatch) -> Result<(), StoreError> {
+        (**self).write(batch)
+    }
+}
+
 impl<S: Store + ?Sized> TreeStore for S {
     fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
         Ok(self
