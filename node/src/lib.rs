@@ -1,1 +1,4 @@
-//! placeholder
+//! tongban-node: the daemon a department runs.
+#![forbid(unsafe_code)]
+
+pub mod net;
