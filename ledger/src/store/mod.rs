@@ -124,6 +124,16 @@ fn corrupt(column: Column) -> impl Fn(CodecError) -> StoreError {
     }
 }
 
+/// Decodes a stored state tree node (bytes read from disk).
+pub fn decode_state_node(bytes: &[u8]) -> Result<Node, StoreError> {
+    codec::decode(bytes).map_err(corrupt(Column::StateNodes))
+}
+
+/// Decodes a stored state value version: the value, or `None` for a deletion.
+pub fn decode_state_value(bytes: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    codec::decode(bytes).map_err(corrupt(Column::StateValues))
+}
+
 /// Where a committed record is: its block and its index in the block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordLocation {
@@ -357,7 +367,7 @@ impl<S: Store + ?Sized> TreeStore for S {
     fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
         Ok(self
             .get(Column::StateNodes, &node_key(key))?
-            .map(|bytes| codec::decode(&bytes).map_err(corrupt(Column::StateNodes)))
+            .map(|bytes| decode_state_node(&bytes))
             .transpose()?)
     }
 
@@ -371,7 +381,6 @@ impl<S: Store + ?Sized> TreeStore for S {
         else {
             return Ok(None);
         };
-        let value: Option<Vec<u8>> = codec::decode(&bytes).map_err(corrupt(Column::StateValues))?;
-        Ok(value)
+        Ok(decode_state_value(&bytes)?)
     }
 }
