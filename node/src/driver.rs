@@ -306,7 +306,7 @@ impl Driver {
             self.start_height().await?;
         }
         match message {
-            ConsensusWire::Proposal { proposal, block } => self.on_proposal(proposal, block).await,
+            ConsensusWire::Proposal { proposal, block } => self.on_proposal(proposal, *block).await,
             ConsensusWire::Vote(vote) => self.feed(Input::Vote(vote)).await,
             ConsensusWire::Commit(commit) => self.feed(Input::Commit(commit)).await,
         }
@@ -536,7 +536,7 @@ impl Driver {
                 };
                 ConsensusWire::Proposal {
                     proposal,
-                    block: candidate.block.clone(),
+                    block: Box::new(candidate.block.clone()),
                 }
             }
             Message::Vote(vote) => ConsensusWire::Vote(vote),

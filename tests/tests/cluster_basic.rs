@@ -74,8 +74,8 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
         &json!({
             "licence_id": licence_id,
             "type_code": type_code(),
-            "holder_commitment": sha256(&[b"salt", b"holder"]),
-            "document_hash": sha256(&[&document]),
+            "holder_commitment": sha256(&[b"salt".as_slice(), b"holder".as_slice()]),
+            "document_hash": sha256(&[document.as_slice()]),
             "valid_from": now_ms() - 1_000,
             "valid_until": null,
         }),
@@ -111,11 +111,11 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
     let options = VerifyOptions {
         now_ms: now_ms(),
         max_age_ms: None,
-        document: Some(&document),
+        document: Some(document.as_slice()),
     };
     assert_eq!(verify(&bundle, &cluster.genesis, &options), Verdict::Valid);
     let wrong_document = VerifyOptions {
-        document: Some(b"forged"),
+        document: Some(b"forged".as_slice()),
         ..options
     };
     assert_ne!(
@@ -132,7 +132,7 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
             "item_code": item,
             "mode": "online",
             "handling": [member_id(2)],
-            "applicant_commitment": sha256(&[b"salt", b"applicant"]),
+            "applicant_commitment": sha256(&[b"salt".as_slice(), b"applicant".as_slice()]),
             "deadline": now_ms() + 86_400_000,
         }),
     );
@@ -143,6 +143,8 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
     assert_eq!(case["overdue"], false);
 
     // ---- Bad input: each answer is a 4xx with its code, and nothing changes. ----
+    let mut forged = cluster.admin_record(0, RecordBody::Approve { proposal_id: 1 });
+    forged.signature.0[3] ^= 0x40;
     let node = &cluster.nodes[0];
     let before = node.status().expect("status");
     let root_before = before["state_root"].as_str().expect("root").to_string();
@@ -154,8 +156,6 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
         "malformed_json",
     );
     // A record with a bad signature.
-    let mut forged = cluster.admin_record(0, RecordBody::Approve { proposal_id: 1 });
-    forged.signature.0[3] ^= 0x40;
     expect_error(node.submit(&forged, false), 422, "bad_signature");
     // A replayed nonce: a new record with the nonce of a committed one.
     let replay = RecordPayload {
@@ -196,8 +196,8 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
             &json!({
                 "licence_id": "not-a-licence-id",
                 "type_code": type_code(),
-                "holder_commitment": sha256(&[b"h"]),
-                "document_hash": sha256(&[b"d"]),
+                "holder_commitment": sha256(&[b"h".as_slice()]),
+                "document_hash": sha256(&[b"d".as_slice()]),
                 "valid_from": 0,
             }),
         ),

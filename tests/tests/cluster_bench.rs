@@ -104,8 +104,8 @@ fn four_validators_throughput_and_latency() {
             body: RecordBody::IssueLicence {
                 licence_id,
                 type_code: type_code(),
-                holder_commitment: sha256(&[b"holder", &i.to_le_bytes()]),
-                document_hash: sha256(&[b"doc", &i.to_le_bytes()]),
+                holder_commitment: sha256(&[b"holder".as_slice(), &i.to_le_bytes()]),
+                document_hash: sha256(&[b"doc".as_slice(), &i.to_le_bytes()]),
                 valid_from: 0,
                 valid_until: None,
                 supersedes: None,

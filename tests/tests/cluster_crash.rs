@@ -41,8 +41,8 @@ fn load(
         let body = json!({
             "licence_id": licence_id,
             "type_code": type_code(),
-            "holder_commitment": sha256(&[b"holder", &n.to_le_bytes()]),
-            "document_hash": sha256(&[b"doc", &n.to_le_bytes()]),
+            "holder_commitment": sha256(&[b"holder".as_slice(), &n.to_le_bytes()]),
+            "document_hash": sha256(&[b"doc".as_slice(), &n.to_le_bytes()]),
             "valid_from": 0,
         });
         let response = client
