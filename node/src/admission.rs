@@ -158,15 +158,13 @@ impl Admission {
                 continue;
             }
             if submission.record.payload.chain_id != chain_id {
+                let message = format!(
+                    "record is for chain {:?}, this is {chain_id:?}",
+                    submission.record.payload.chain_id
+                );
                 self.answer(
                     submission,
-                    Err(Refused::permanent(
-                        "wrong_chain_id",
-                        format!(
-                            "record is for chain {:?}, this is {chain_id:?}",
-                            submission.record.payload.chain_id
-                        ),
-                    )),
+                    Err(Refused::permanent("wrong_chain_id", message)),
                 );
                 continue;
             }
