@@ -4,6 +4,7 @@
 //! - [`types`], [`bytes`]: the signed and stored formats of DESIGN §4 and §5;
 //! - [`codec`]: the only place that touches bincode;
 //! - [`crypto`]: SHA-256, ed25519 signing and batch verification, domain separation;
+//! - [`execute`]: the rules of DESIGN §4, applied deterministically to blocks of records;
 //! - [`state_tree`]: the Jellyfish Merkle state tree and its proofs;
 //! - [`store`]: storage behind a trait (RocksDB, memory).
 //!
@@ -15,8 +16,10 @@
 pub mod bytes;
 pub mod codec;
 pub mod crypto;
+pub mod execute;
 pub mod ids;
 pub mod keys;
+pub mod proof;
 pub mod state;
 pub mod state_tree;
 pub mod store;

@@ -1,0 +1,635 @@
+//! Deterministic execution of records (DESIGN §4): the rules of the ledger.
+//!
+//! [`execute_block`] runs a block's records, in order, over the latest committed state
+//! ([`StateReader`]) through an in-block overlay, so each record sees the effects of the
+//! records before it. It returns the block's [`StateChanges`], one result per record and
+//! the validator set of the next height when it changed. A proposer runs it in
+//! [`Mode::Build`] (failing records are dropped) and a validator in [`Mode::Validate`]
+//! (any failing record makes the block invalid). [`check_record`] applies the same rules
+//! to one record for mempool admission, without applying it.
+//!
+//! Determinism: the overlay and the output are `BTreeMap`s, lists in state are kept
+//! sorted, time is only `BlockContext::time_ms`, and end-of-block work (governance)
+//! visits proposals in ascending id order. Nothing here reads a clock or iterates a
+//! `HashMap`.
+//!
+//! A refused record leaves no trace: each record writes into a pending layer that is
+//! merged into the block's overlay only when every rule passed, and the author's nonce
+//! is stored only then.
+
+mod cases;
+mod catalog;
+mod genesis;
+mod governance;
+mod licences;
+mod reads;
+mod reject;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::bytes::{Hash32, PublicKey};
+use crate::codec::encode;
+use crate::crypto::{verify_many, SignatureCheck};
+use crate::keys;
+use crate::state::{StateChanges, StateReadError, StateReader};
+use crate::types::{
+    ChainParams, Height, Member, MemberStatus, ProposalId, ProposalStatus, RecordBody,
+    SignedRecord, ValidatorSet,
+};
+
+pub use cases::case_transition_role;
+pub use genesis::{genesis_changes, validate_genesis, GenesisError, MAX_CHAIN_ID_BYTES};
+pub use governance::{
+    validate_params, MAX_BLOCK_INTERVAL_MS, MAX_BLOCK_RECORDS_LIMIT, MAX_PROPOSAL_EXPIRY_BLOCKS,
+    MAX_RECORD_BYTES_LIMIT, MIN_BLOCK_INTERVAL_MS, MIN_RECORD_BYTES_LIMIT,
+};
+pub use reads::{
+    read_admins, read_case, read_catalog, read_item, read_item_list, read_licence,
+    read_licence_type, read_licence_type_list, read_member, read_member_by_key, read_member_list,
+    read_members, read_nonce, read_open_proposals, read_params, read_proposal, validator_set,
+};
+pub use reject::{CaseRole, ChangeError, ParamsError, RejectReason};
+
+// ---------------------------------------------------------------------------------
+// Limits (every list kept in state has one)
+// ---------------------------------------------------------------------------------
+
+/// Most members ever registered (removed ones included: their ids stay taken).
+pub const MAX_MEMBERS: usize = 1_024;
+/// Most admin keys.
+pub const MAX_ADMINS: usize = 64;
+/// Most proposals open at once.
+pub const MAX_OPEN_PROPOSALS: usize = 128;
+/// Most licence types in the catalogue.
+pub const MAX_LICENCE_TYPES: usize = 4_096;
+/// Most items in the catalogue.
+pub const MAX_ITEMS: usize = 8_192;
+/// Most issuers of one licence type.
+pub const MAX_ISSUERS_PER_TYPE: usize = 256;
+/// Most licence types an item uses or issues (each list).
+pub const MAX_ITEM_TYPES: usize = 64;
+/// Most handling members of one case.
+pub const MAX_HANDLING_MEMBERS: usize = 32;
+/// Most events in a case's timeline; further transitions are refused.
+pub const MAX_CASE_TIMELINE: usize = 256;
+/// Longest name (member, licence type, item), in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Longest suspension or revocation reason, in bytes.
+pub const MAX_REASON_BYTES: usize = 1_024;
+/// Longest time limit of an item, in days (ten years).
+pub const MAX_TIME_LIMIT_DAYS: u32 = 3_650;
+/// Milliseconds in a day, for case deadlines.
+pub const DAY_MS: u64 = 86_400_000;
+
+// ---------------------------------------------------------------------------------
+// Interface
+// ---------------------------------------------------------------------------------
+
+/// What execution knows about the block being executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockContext {
+    /// This chain's id; records naming another chain are refused.
+    pub chain_id: String,
+    /// Height of the block.
+    pub height: Height,
+    /// The block's time (header `time_ms`), Unix ms: the only clock execution knows.
+    pub time_ms: u64,
+}
+
+/// Who is executing, and so what a failing record means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A proposer building a block: failing records are dropped, the rest are kept.
+    Build,
+    /// A validator checking a proposed block: any failing record makes it invalid.
+    Validate,
+}
+
+/// The result of executing a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// The state changes of the whole block, to apply as one new version.
+    pub changes: StateChanges,
+    /// One entry per examined record, in order: its hash and whether it was applied.
+    /// In [`Mode::Build`] the records after the block became full
+    /// (`params.max_block_records` kept) are not examined and have no entry.
+    pub results: Vec<(Hash32, Result<(), RejectReason>)>,
+    /// Indexes (into the input) of the records applied, ascending: the block's records.
+    pub kept: Vec<usize>,
+    /// Whether the validator set of the next height differs from this height's.
+    pub validator_set_changed: bool,
+    /// The validator set of height + 1, present exactly when `validator_set_changed`.
+    pub next_validator_set: Option<ValidatorSet>,
+    /// Proposals that ended in this block (applied, failed or expired), ascending by id.
+    pub ended_proposals: Vec<(ProposalId, ProposalStatus)>,
+}
+
+/// A failure of execution itself (not of a record): the block cannot be executed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// State could not be read.
+    #[error(transparent)]
+    State(#[from] StateReadError),
+    /// A stored value does not decode or contradicts another (a fault, not bad input).
+    #[error("corrupt state ({what} at {key}): {detail}")]
+    CorruptState {
+        /// What was read.
+        what: &'static str,
+        /// Its key.
+        key: Hash32,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A value genesis always writes is missing: genesis was not applied.
+    #[error("state has no {0}: genesis was not applied")]
+    MissingState(&'static str),
+    /// [`Mode::Validate`]: a record of the block is refused, so the block is invalid.
+    #[error("record {index} ({hash}) is invalid: {reason}")]
+    InvalidRecord {
+        /// Index of the record in the block.
+        index: usize,
+        /// Its hash.
+        hash: Hash32,
+        /// Why.
+        reason: RejectReason,
+    },
+    /// [`Mode::Validate`]: the block has more records than `params.max_block_records`.
+    #[error("block has {count} records, the limit is {max}")]
+    TooManyRecords {
+        /// Records in the block.
+        count: usize,
+        /// The limit.
+        max: u32,
+    },
+}
+
+/// Why [`check_record`] did not admit a record.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The record breaks a rule.
+    #[error(transparent)]
+    Rejected(#[from] RejectReason),
+    /// State could not be read; the record's fate is unknown.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+impl From<StateReadError> for CheckError {
+    fn from(e: StateReadError) -> Self {
+        CheckError::Exec(ExecError::State(e))
+    }
+}
+
+impl From<ChangeError> for CheckError {
+    fn from(e: ChangeError) -> Self {
+        CheckError::Rejected(RejectReason::InvalidChange(e))
+    }
+}
+
+/// An "already verified" predicate that trusts nothing: every signature is checked.
+pub fn verify_every_signature(_record_hash: &Hash32) -> bool {
+    false
+}
+
+/// Executes a block's records over `reader` (the state after the previous block).
+///
+/// `already_verified(record_hash)` says which records' signatures the caller has
+/// already verified (the node checks each record once, when it enters the mempool); the
+/// others are verified here with [`verify_many`] (batches spread across all cores).
+/// Pass [`verify_every_signature`] to check them all.
+///
+/// Errors: [`ExecError::InvalidRecord`] / [`ExecError::TooManyRecords`] in
+/// [`Mode::Validate`]; state read failures in both modes.
+pub fn execute_block(
+    reader: &dyn StateReader,
+    ctx: &BlockContext,
+    records: &[SignedRecord],
+    mode: Mode,
+    already_verified: &dyn Fn(&Hash32) -> bool,
+) -> Result<BlockOutcome, ExecError> {
+    let mut exec = Exec::new(reader, ctx)?;
+    let max_records = exec.params.max_block_records;
+    if mode == Mode::Validate && records.len() > max_records as usize {
+        return Err(ExecError::TooManyRecords {
+            count: records.len(),
+            max: max_records,
+        });
+    }
+
+    // Hash and size every record (in parallel: it is a third of the per-record cost
+    // after signatures), then verify the signatures the caller has not.
+    let prepared: Vec<(Hash32, usize)> = records
+        .par_iter()
+        .map(|record| {
+            let bytes = encode(record);
+            (crate::crypto::sha256(&[&bytes]), bytes.len())
+        })
+        .collect();
+    let signature_ok = verify_signatures(records, &prepared, already_verified);
+
+    let mut results = Vec::with_capacity(records.len());
+    let mut kept = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        if kept.len() >= max_records as usize {
+            break;
+        }
+        let (hash, size) = prepared[index];
+        let outcome = exec.apply_record(record, &hash, size, signature_ok[index]);
+        match outcome {
+            Ok(()) => {
+                exec.state.commit_pending();
+                kept.push(index);
+                results.push((hash, Ok(())));
+            }
+            Err(CheckError::Rejected(reason)) => {
+                exec.state.discard_pending();
+                if mode == Mode::Validate {
+                    return Err(ExecError::InvalidRecord {
+                        index,
+                        hash,
+                        reason,
+                    });
+                }
+                results.push((hash, Err(reason)));
+            }
+            Err(CheckError::Exec(e)) => return Err(e),
+        }
+    }
+
+    let ended_proposals = exec.end_of_block()?;
+    exec.state.commit_pending();
+
+    let (validator_set_changed, next_validator_set) = if exec.members_touched {
+        let before = validator_set(reader)?;
+        let after = validator_set(&exec.state)?;
+        if before == after {
+            (false, None)
+        } else {
+            (true, Some(after))
+        }
+    } else {
+        (false, None)
+    };
+
+    Ok(BlockOutcome {
+        changes: exec.state.into_changes(),
+        results,
+        kept,
+        validator_set_changed,
+        next_validator_set,
+        ended_proposals,
+    })
+}
+
+/// Checks one record against committed state for mempool admission: every rule of
+/// [`execute_block`], nothing applied. `ctx` is the next block's (height of the head + 1,
+/// the current time). `signature_verified` says the caller has already verified the
+/// signature (the mempool verifies arrivals in batches).
+pub fn check_record(
+    reader: &dyn StateReader,
+    ctx: &BlockContext,
+    record: &SignedRecord,
+    signature_verified: bool,
+) -> Result<(), CheckError> {
+    let mut exec = Exec::new(reader, ctx)?;
+    let bytes = encode(record);
+    let hash = crate::crypto::sha256(&[&bytes]);
+    let signature_ok = signature_verified || record.verify_signature().is_ok();
+    exec.apply_record(record, &hash, bytes.len(), signature_ok)
+}
+
+fn verify_signatures(
+    records: &[SignedRecord],
+    prepared: &[(Hash32, usize)],
+    already_verified: &dyn Fn(&Hash32) -> bool,
+) -> Vec<bool> {
+    let mut ok = vec![true; records.len()];
+    let to_check: Vec<usize> = (0..records.len())
+        .filter(|&i| !already_verified(&prepared[i].0))
+        .collect();
+    if to_check.is_empty() {
+        return ok;
+    }
+    let signing_bytes: Vec<Vec<u8>> = to_check
+        .par_iter()
+        .map(|&i| records[i].payload.signing_bytes())
+        .collect();
+    let items: Vec<SignatureCheck<'_>> = to_check
+        .iter()
+        .zip(&signing_bytes)
+        .map(|(&i, bytes)| {
+            (
+                &records[i].payload.author,
+                bytes.as_slice(),
+                &records[i].signature,
+            )
+        })
+        .collect();
+    for (&i, result) in to_check.iter().zip(verify_many(&items)) {
+        ok[i] = result.is_ok();
+    }
+    ok
+}
+
+// ---------------------------------------------------------------------------------
+// The overlay: committed state + this block's writes + the current record's writes
+// ---------------------------------------------------------------------------------
+
+/// Layers: `pending` (the record being executed) over `block` (records applied so far)
+/// over `base` (committed state). Reads of `base` are cached for the block, since most
+/// records read the same members, types and parameters.
+pub(crate) struct Overlay<'a> {
+    base: &'a dyn StateReader,
+    base_cache: RefCell<BTreeMap<Hash32, Option<Vec<u8>>>>,
+    block: BTreeMap<Hash32, Option<Vec<u8>>>,
+    pending: BTreeMap<Hash32, Option<Vec<u8>>>,
+}
+
+impl<'a> Overlay<'a> {
+    fn new(base: &'a dyn StateReader) -> Self {
+        Overlay {
+            base,
+            base_cache: RefCell::new(BTreeMap::new()),
+            block: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Writes `value` (encoded) under `key` in the pending layer.
+    pub(crate) fn put<T: Serialize + ?Sized>(&mut self, key: Hash32, value: &T) {
+        self.pending.insert(key, Some(encode(value)));
+    }
+
+    /// Deletes `key` in the pending layer.
+    pub(crate) fn delete(&mut self, key: Hash32) {
+        self.pending.insert(key, None);
+    }
+
+    fn commit_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        self.block.extend(pending);
+    }
+
+    fn discard_pending(&mut self) {
+        self.pending.clear();
+    }
+
+    fn into_changes(self) -> StateChanges {
+        self.block
+    }
+}
+
+impl StateReader for Overlay<'_> {
+    fn get(&self, key: &Hash32) -> Result<Option<Vec<u8>>, StateReadError> {
+        if let Some(value) = self.pending.get(key) {
+            return Ok(value.clone());
+        }
+        if let Some(value) = self.block.get(key) {
+            return Ok(value.clone());
+        }
+        if let Some(value) = self.base_cache.borrow().get(key) {
+            return Ok(value.clone());
+        }
+        let value = self.base.get(key)?;
+        self.base_cache.borrow_mut().insert(*key, value.clone());
+        Ok(value)
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The executor
+// ---------------------------------------------------------------------------------
+
+/// Execution state of one block.
+pub(crate) struct Exec<'a> {
+    pub(crate) ctx: &'a BlockContext,
+    pub(crate) state: Overlay<'a>,
+    /// Parameters in force (they change only at the end of a block, by governance).
+    pub(crate) params: ChainParams,
+    /// Admins in force, ascending (they change only at the end of a block).
+    pub(crate) admins: Vec<PublicKey>,
+    /// A member was added or changed: the validator set may have changed.
+    pub(crate) members_touched: bool,
+}
+
+impl<'a> Exec<'a> {
+    fn new(reader: &'a dyn StateReader, ctx: &'a BlockContext) -> Result<Self, ExecError> {
+        let params = read_params(reader)?;
+        let admins = read_admins(reader)?;
+        Ok(Exec {
+            ctx,
+            state: Overlay::new(reader),
+            params,
+            admins,
+            members_touched: false,
+        })
+    }
+
+    /// Runs every rule for one record and, if all pass, writes its effects into the
+    /// pending layer (the caller commits or discards it).
+    fn apply_record(
+        &mut self,
+        record: &SignedRecord,
+        hash: &Hash32,
+        encoded_len: usize,
+        signature_ok: bool,
+    ) -> Result<(), CheckError> {
+        let payload = &record.payload;
+        if payload.chain_id != self.ctx.chain_id {
+            return Err(RejectReason::WrongChainId {
+                expected: self.ctx.chain_id.clone(),
+                found: payload.chain_id.clone(),
+            }
+            .into());
+        }
+        if encoded_len > self.params.max_record_bytes as usize {
+            return Err(RejectReason::RecordTooLarge {
+                size: encoded_len,
+                max: self.params.max_record_bytes,
+            }
+            .into());
+        }
+        if !signature_ok {
+            return Err(RejectReason::BadSignature { record: *hash }.into());
+        }
+        let last = read_nonce(&self.state, &payload.author)?;
+        if payload.nonce <= last {
+            return Err(RejectReason::StaleNonce {
+                nonce: payload.nonce,
+                last,
+            }
+            .into());
+        }
+
+        let author = &payload.author;
+        match &payload.body {
+            RecordBody::ProposeMemberChange {
+                proposal_id,
+                change,
+            } => self.propose(author, *proposal_id, change)?,
+            RecordBody::Approve { proposal_id } => self.approve(author, *proposal_id)?,
+            RecordBody::PublishLicenceType {
+                type_code,
+                name,
+                issuers,
+            } => self.publish_licence_type(author, type_code, name, issuers)?,
+            RecordBody::PublishItem {
+                item_code,
+                name,
+                time_limit_days,
+                modes,
+                uses_types,
+                issues_types,
+            } => self.publish_item(
+                author,
+                catalog::ItemFields {
+                    item_code,
+                    name,
+                    time_limit_days: *time_limit_days,
+                    modes,
+                    uses_types,
+                    issues_types,
+                },
+            )?,
+            RecordBody::IssueLicence {
+                licence_id,
+                type_code,
+                holder_commitment,
+                document_hash,
+                valid_from,
+                valid_until,
+                supersedes,
+            } => self.issue_licence(
+                author,
+                licences::IssueFields {
+                    licence_id,
+                    type_code,
+                    holder_commitment,
+                    document_hash,
+                    valid_from: *valid_from,
+                    valid_until: *valid_until,
+                    supersedes: supersedes.as_ref(),
+                },
+            )?,
+            RecordBody::SuspendLicence { licence_id, reason } => {
+                self.suspend_licence(author, licence_id, reason)?
+            }
+            RecordBody::ReinstateLicence { licence_id } => {
+                self.reinstate_licence(author, licence_id)?
+            }
+            RecordBody::RevokeLicence { licence_id, reason } => {
+                self.revoke_licence(author, licence_id, reason)?
+            }
+            RecordBody::OpenCase {
+                case_id,
+                item_code,
+                mode,
+                accepting,
+                handling,
+                applicant_commitment,
+                deadline,
+            } => self.open_case(
+                author,
+                cases::OpenFields {
+                    case_id,
+                    item_code,
+                    mode: *mode,
+                    accepting,
+                    handling,
+                    applicant_commitment,
+                    deadline: *deadline,
+                },
+            )?,
+            RecordBody::AdvanceCase {
+                case_id,
+                to,
+                evidence_hash,
+                licence_id,
+            } => self.advance_case(
+                author,
+                case_id,
+                *to,
+                evidence_hash.as_ref(),
+                licence_id.as_ref(),
+            )?,
+        }
+
+        self.state.put(keys::nonce(author), &payload.nonce);
+        Ok(())
+    }
+
+    /// The active member whose key is `author` (member-signed records).
+    pub(crate) fn member_author(&self, author: &PublicKey) -> Result<Member, CheckError> {
+        let member =
+            read_member_by_key(&self.state, author)?.ok_or(RejectReason::UnknownAuthor(*author))?;
+        if member.status != MemberStatus::Active {
+            return Err(RejectReason::AuthorNotActive {
+                member_id: member.id,
+                status: member.status,
+            }
+            .into());
+        }
+        Ok(member)
+    }
+
+    /// Refuses a governance record whose author is not an admin.
+    pub(crate) fn admin_author(&self, author: &PublicKey) -> Result<(), CheckError> {
+        if self.admins.binary_search(author).is_err() {
+            return Err(RejectReason::NotAdmin(*author).into());
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a text field longer than `max` bytes.
+pub(crate) fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), RejectReason> {
+    if value.len() > max {
+        return Err(RejectReason::FieldTooLong {
+            field,
+            len: value.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a list longer than `max`.
+pub(crate) fn check_list<T>(
+    field: &'static str,
+    list: &[T],
+    max: usize,
+) -> Result<(), RejectReason> {
+    if list.len() > max {
+        return Err(RejectReason::ListTooLong {
+            field,
+            len: list.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Whether a list names some element twice.
+pub(crate) fn has_duplicates<T: Ord>(list: &[T]) -> bool {
+    let mut sorted: Vec<&T> = list.iter().collect();
+    sorted.sort();
+    sorted.windows(2).any(|w| w[0] == w[1])
+}
+
+/// Inserts `value` into a sorted list unless present; false if the list is full.
+pub(crate) fn insert_sorted<T: Ord>(list: &mut Vec<T>, value: T, max: usize) -> bool {
+    match list.binary_search(&value) {
+        Ok(_) => true,
+        Err(position) => {
+            if list.len() >= max {
+                return false;
+            }
+            list.insert(position, value);
+            true
+        }
+    }
+}
