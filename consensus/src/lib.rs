@@ -34,3 +34,7 @@ pub const MAX_ROUND_LOOKAHEAD: tongban_ledger::types::Round = 16;
 
 /// Messages for the next height kept until that height starts.
 pub const MAX_BUFFERED_MESSAGES: usize = 4 * MAX_VALIDATORS;
+
+/// On `Input::Retransmit`, own votes of the current round and of this many rounds
+/// before it are re-sent.
+pub const RETRANSMIT_ROUNDS: tongban_ledger::types::Round = 2;

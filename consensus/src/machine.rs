@@ -19,7 +19,7 @@ use tongban_ledger::{Hash32, PublicKey};
 use crate::io::{step_of, Config, Evidence, Input, InputError, Message, Output, Step};
 use crate::safety::{self, RoundValue, SafetyState, SignDecision};
 use crate::votes::{Added, HeightLog};
-use crate::{MAX_BUFFERED_MESSAGES, MAX_ROUND_LOOKAHEAD, MAX_VALIDATORS};
+use crate::{MAX_BUFFERED_MESSAGES, MAX_ROUND_LOOKAHEAD, MAX_VALIDATORS, RETRANSMIT_ROUNDS};
 
 /// One validator's (or observer's) consensus instance. See the crate docs.
 #[derive(Debug)]
@@ -194,7 +194,7 @@ impl Consensus {
         if self
             .decided
             .as_ref()
-            .is_some_and(|c| c.height + 1 == height)
+            .is_some_and(|c| c.height.checked_add(1) == Some(height))
         {
             self.last_commit = self.decided.take();
         } else {
@@ -213,6 +213,7 @@ impl Consensus {
             self.safety.height = height;
             self.safety.locked = None;
             self.safety.valid = None;
+            self.safety.valid_polka.clear();
             self.start_round(0, out);
         }
         let buffered = std::mem::take(&mut self.buffered);
@@ -228,6 +229,16 @@ impl Consensus {
     fn resume_round(&mut self, out: &mut Vec<Output>) {
         let round = self.safety.round;
         self.reset_round_flags();
+        // The polka behind the valid value was verified before it was persisted.
+        for vote in self.safety.valid_polka.clone() {
+            if vote.vote.height == self.safety.height
+                && (vote.validator_index as usize) < self.validators.len()
+            {
+                self.log
+                    .saw_round(vote.validator_index as usize, vote.vote.round);
+                self.log.add_vote(vote);
+            }
+        }
         match self.safety.step {
             Step::Propose => self.start_round(round, out),
             Step::Prevote | Step::Precommit => {
@@ -292,7 +303,7 @@ impl Consensus {
         }
         match self.log.add_proposal(proposal, valid) {
             Added::New => self.evaluate(out),
-            Added::Duplicate => {}
+            Added::Duplicate | Added::Counted => {}
             Added::Conflict(evidence) => out.push(Output::Evidence(*evidence)),
         }
     }
@@ -310,6 +321,10 @@ impl Consensus {
             out.push(Output::Rejected(e));
             return;
         }
+        // Gossip delivers the same vote many times; a stored one was verified already.
+        if self.log.contains(&vote) {
+            return;
+        }
         if let Err(e) = self.verify(index, &vote.vote.signing_bytes(), &vote.signature) {
             out.push(Output::Rejected(e));
             return;
@@ -321,9 +336,12 @@ impl Consensus {
             return;
         }
         match self.log.add_vote(vote) {
-            Added::New => self.evaluate(out),
+            Added::New | Added::Counted => self.evaluate(out),
             Added::Duplicate => {}
-            Added::Conflict(evidence) => out.push(Output::Evidence(*evidence)),
+            Added::Conflict(evidence) => {
+                out.push(Output::Evidence(*evidence));
+                self.evaluate(out);
+            }
         }
     }
 
@@ -426,7 +444,7 @@ impl Consensus {
         if let Some(commit) = &self.last_commit {
             out.push(Output::Broadcast(Message::Commit(commit.clone())));
         }
-        let (height, round) = (self.safety.height, self.safety.round);
+        let round = self.safety.round;
         if let Some(p) = self.log.proposal(round) {
             out.push(Output::Broadcast(Message::Proposal(p.signed.clone())));
         }
@@ -445,12 +463,18 @@ impl Consensus {
                 }
             }
         }
-        for vote in [&self.safety.last_prevote, &self.safety.last_precommit]
-            .into_iter()
-            .flatten()
-            .filter(|v| v.vote.height == height && v.vote.round == round)
-        {
-            out.push(Output::Broadcast(Message::Vote(vote.clone())));
+        // Our own votes of the current and the last few rounds: a validator still in
+        // an earlier round needs them to reach the quorum that arms its timeouts
+        // (L34, L47); one that is further behind catches up by the round skip (L55).
+        if let Some(index) = self.own_index {
+            let first = round.saturating_sub(RETRANSMIT_ROUNDS);
+            for r in first..=round {
+                for kind in [VoteKind::Prevote, VoteKind::Precommit] {
+                    for vote in self.log.votes_by(r, kind, index) {
+                        out.push(Output::Broadcast(Message::Vote(vote)));
+                    }
+                }
+            }
         }
     }
 
@@ -576,6 +600,9 @@ impl Consensus {
             self.sign_vote(VoteKind::Precommit, Some(value), out); // L40
         }
         self.safety.valid = Some(current); // L42–L43
+        let mut polka = self.log.votes_for(round, VoteKind::Prevote, Some(&value));
+        polka.truncate(self.quorum());
+        self.safety.valid_polka = polka;
         true
     }
 
@@ -815,7 +842,7 @@ impl Consensus {
     /// before the node has stored block `h`.
     fn refuse_or_buffer(&mut self, error: InputError, input: Input, out: &mut Vec<Output>) {
         match error {
-            InputError::FutureHeight { current, got } if got == current + 1 => {
+            InputError::FutureHeight { current, got } if current.checked_add(1) == Some(got) => {
                 if self.buffered.len() >= MAX_BUFFERED_MESSAGES {
                     out.push(Output::Rejected(InputError::BufferFull {
                         limit: MAX_BUFFERED_MESSAGES,

@@ -39,6 +39,11 @@ pub struct SafetyState {
     pub locked: Option<RoundValue>,
     /// `validValue_p`, `validRound_p`.
     pub valid: Option<RoundValue>,
+    /// The prevotes (more than 2/3) for the valid value in the valid round. A restarted
+    /// node has lost its message log; without these it could not show the others why
+    /// its re-proposal (L28) deserves a prevote, and a network whose locked nodes all
+    /// restarted would stay stuck (found by the simulator).
+    pub valid_polka: Vec<SignedVote>,
     /// The last proposal this validator signed, at any height.
     pub last_proposal: Option<SignedProposal>,
     /// The last prevote this validator signed, at any height.
@@ -56,6 +61,7 @@ impl SafetyState {
             step: Step::Propose,
             locked: None,
             valid: None,
+            valid_polka: Vec::new(),
             last_proposal: None,
             last_prevote: None,
             last_precommit: None,

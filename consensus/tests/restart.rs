@@ -242,6 +242,7 @@ fn safety_state_golden_bytes() {
             block_hash: Hash32([0xAA; 32]),
         }),
         valid: None,
+        valid_polka: vec![],
         last_proposal: None,
         last_prevote: Some(signed_vote(
             1,
@@ -260,9 +261,10 @@ fn safety_state_golden_bytes() {
         "01",               // locked: Some
         "01000000",         // locked.round
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        "00", // valid: None
-        "00", // last_proposal: None
-        "01", // last_prevote: Some
+        "00",               // valid: None
+        "0000000000000000", // valid_polka: empty
+        "00",               // last_proposal: None
+        "01",               // last_prevote: Some
         "0c00000000000000",
         "746f6e6762616e2d74657374", // "tongban-test"
         "0700000000000000",

@@ -660,7 +660,7 @@ fn quorum_of_precommits_in_another_round_decides() {
 }
 
 #[test]
-fn double_votes_and_double_proposals_are_evidence_and_count_once() {
+fn double_votes_and_double_proposals_are_evidence_and_count_once_per_value() {
     let mut c = node0();
     check(
         &mut c,
@@ -689,8 +689,8 @@ fn double_votes_and_double_proposals_are_evidence_and_count_once() {
             ),
             // The same vote again is a duplicate, not evidence.
             row(prevote(2, 1, 0, Some(B1)), vec![], state(0, Step::Prevote)),
-            // Validator 2's second vote did not count: still two B1 prevotes, so the
-            // third from validator 3 makes the polka, not anything before it.
+            // Validator 2's votes count once per value: two B1 prevotes so far, so the
+            // third, from validator 3, makes the polka.
             row(
                 prevote(3, 1, 0, Some(B1)),
                 vec![
@@ -950,4 +950,48 @@ fn observer_follows_but_never_signs() {
             ),
         ],
     );
+}
+
+#[test]
+fn retransmit_resends_proposal_polka_and_own_recent_votes() {
+    let mut c = node0();
+    let locked = state(0, Step::Precommit).locked_valid(0, B1);
+    let mut rows = lock_b1_round0();
+    rows.push(row(
+        Input::Retransmit,
+        vec![
+            Out::Propose {
+                round: 0,
+                value: B1,
+                valid_round: None,
+            },
+            prevote_out(0, Some(B1)),
+            precommit_out(0, Some(B1)),
+        ],
+        locked.clone(),
+    ));
+    rows.extend(nil_precommits_to_next_round(0, locked.clone()));
+    // In round 1 there is no proposal yet; the polka behind the valid value (round 0:
+    // validators 0, 1, 2) is relayed with its proposal, then our own recent votes.
+    rows.push(row(
+        Input::Retransmit,
+        vec![
+            Out::Propose {
+                round: 0,
+                value: B1,
+                valid_round: None,
+            },
+            prevote_out(0, Some(B1)),
+            prevote_out(0, Some(B1)),
+            prevote_out(0, Some(B1)),
+            prevote_out(0, Some(B1)),
+            precommit_out(0, Some(B1)),
+        ],
+        State {
+            round: 1,
+            step: Step::Propose,
+            ..locked
+        },
+    ));
+    check(&mut c, rows);
 }

@@ -324,6 +324,10 @@ fn parse_type_code(s: &str, offset: usize) -> Result<(), IdError> {
             found: s.chars().count(),
         });
     }
+    // Byte offsets below are character offsets only for ASCII: refuse anything else
+    // first, so that a multi-byte character can never put a slice off a boundary
+    // (found by the `parse_ids` fuzz target).
+    check_charset(kind, s, offset, |c| c.is_ascii())?;
     parse_uscc(kind, &s[..18], offset)?;
     check_charset(kind, &s[18..], offset + 18, |c| c.is_ascii_digit())
 }

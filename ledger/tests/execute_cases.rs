@@ -56,6 +56,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let mut w = World::new(4, 1);
+    w.trust_signatures = true;
     let t = w.publish_type(1, &[0, 1, 2, 3]);
     let item = w.publish_item("ITEM-1", 20);
     Setup { w, item, t }

@@ -16,6 +16,23 @@
 //! A refused record leaves no trace: each record writes into a pending layer that is
 //! merged into the block's overlay only when every rule passed, and the author's nonce
 //! is stored only then.
+//!
+//! Order of checks (so every node gives the same reason): chain id, encoded size,
+//! signature, nonce, then the body's rules (author, then the body's fields in the order
+//! of its module).
+//!
+//! Where DESIGN §4 is silent, these choices were made:
+//! - a licence id's issuer part must be the issuing member's id or its region code
+//!   (`issuer_code_mismatch`), so a member cannot mint ids under another department;
+//! - superseding a revoked licence is refused (nothing leaves `Revoked`);
+//! - withdrawal is recorded by the accepting member, on the applicant's behalf;
+//! - a governance change is checked when proposed and again when applied; one that no
+//!   longer applies (say, it would remove the last validator) ends `Failed`;
+//! - approvals count only while their admin is still an admin; proposals are visited in
+//!   ascending id order at the end of a block, each seeing the changes of the ones
+//!   before it;
+//! - a removed member keeps its record, id and key index entry (its key stays taken and
+//!   its records get `author_not_active`); a rotated-out key is freed and unknown.
 
 mod cases;
 mod catalog;

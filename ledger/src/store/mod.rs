@@ -124,6 +124,16 @@ fn corrupt(column: Column) -> impl Fn(CodecError) -> StoreError {
     }
 }
 
+/// Decodes a stored state tree node (bytes read from disk).
+pub fn decode_state_node(bytes: &[u8]) -> Result<Node, StoreError> {
+    codec::decode(bytes).map_err(corrupt(Column::StateNodes))
+}
+
+/// Decodes a stored state value version: the value, or `None` for a deletion.
+pub fn decode_state_value(bytes: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    codec::decode(bytes).map_err(corrupt(Column::StateValues))
+}
+
 /// Where a committed record is: its block and its index in the block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordLocation {
@@ -326,11 +336,38 @@ pub trait Store: Send + Sync {
     }
 }
 
+// A store shared between the chain and the node's other users (the consensus safety
+// state lives in the same database).
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(column, key)
+    }
+    fn floor(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        key: &[u8],
+    ) -> Result<Option<Entry>, StoreError> {
+        (**self).floor(column, prefix, key)
+    }
+    fn scan_prefix(
+        &self,
+        column: Column,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        (**self).scan_prefix(column, prefix, limit)
+    }
+    fn write(&self, batch: StoreBatch) -> Result<(), StoreError> {
+        (**self).write(batch)
+    }
+}
+
 impl<S: Store + ?Sized> TreeStore for S {
     fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
         Ok(self
             .get(Column::StateNodes, &node_key(key))?
-            .map(|bytes| codec::decode(&bytes).map_err(corrupt(Column::StateNodes)))
+            .map(|bytes| decode_state_node(&bytes))
             .transpose()?)
     }
 
@@ -344,7 +381,6 @@ impl<S: Store + ?Sized> TreeStore for S {
         else {
             return Ok(None);
         };
-        let value: Option<Vec<u8>> = codec::decode(&bytes).map_err(corrupt(Column::StateValues))?;
-        Ok(value)
+        Ok(decode_state_value(&bytes)?)
     }
 }

@@ -1,0 +1,694 @@
+//! The chain: the one facade the node uses over execution, the state tree and the store.
+//!
+//! - [`Chain::open`] starts a fresh chain from genesis (the genesis state is state tree
+//!   version 0) or recovers an existing one from the store's head.
+//! - [`Chain::propose`] (a proposer building a block) and [`Chain::validate`] (a
+//!   validator checking a proposed or synced block) execute records on top of the head
+//!   and return an [`ExecutedBlock`]: the block, its new state root and the state tree
+//!   nodes to write. Nothing is written.
+//! - [`Chain::commit`] checks the commit's quorum and writes everything of one block
+//!   (block, commit, record index, state nodes, validator-set change, head) in one
+//!   atomic, synced write batch. If that write fails, the chain refuses all further
+//!   commits: the node must stop and restart from the disk.
+//! - Reads: current state (licences, cases, members), blocks, commits, records with
+//!   their inclusion proofs, and the inputs of a proof bundle (a value with its
+//!   [`StateProof`] at a height, headers, commits, validator sets and the heights at
+//!   which the validator set changed).
+//!
+//! Versions of the state tree are heights: block `h` writes version `h`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bytes::{Hash32, PublicKey};
+use crate::codec;
+use crate::execute::{self, BlockContext, BlockOutcome, ExecError, Mode};
+use crate::ids::{CaseId, LicenceId};
+use crate::keys;
+use crate::merkle::{self, InclusionProof};
+use crate::state::{StateReadError, StateReader};
+use crate::state_tree::{StateProof, StateTree, StateTreeError, TreeStore};
+use crate::store::{Column, RecordLocation, Store, StoreBatch, StoreError};
+use crate::types::{
+    Block, BlockHeader, CaseRecord, Commit, Genesis, Height, LicenceRecord, Member, SignedRecord,
+    ValidatorSet, Vote, VoteKind,
+};
+
+/// `meta` key of the head ([`ChainHead`]).
+pub const META_HEAD: &[u8] = b"chain/head";
+/// `meta` key of the genesis hash the store was created with.
+pub const META_GENESIS: &[u8] = b"chain/genesis";
+/// `indexes` prefix of validator sets by the first height they apply to.
+pub const INDEX_VALIDATOR_SET: &[u8] = b"vset/";
+/// Most validator-set changes [`Chain::validator_set_changes`] returns.
+pub const MAX_VALIDATOR_SET_CHANGES: usize = 10_000;
+
+/// The last committed block (or genesis, at height 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    /// Height of the last committed block; 0 before the first block.
+    pub height: Height,
+    /// Its hash; the genesis hash at height 0 (block 1's `prev_hash`).
+    pub block_hash: Hash32,
+    /// The state root after it.
+    pub state_root: Hash32,
+    /// Its time (the genesis time at height 0), Unix ms.
+    pub time_ms: u64,
+}
+
+/// A block executed on top of the head, ready to commit.
+#[derive(Debug, Clone)]
+pub struct ExecutedBlock {
+    /// The block (with the header the proposer built or the validator checked).
+    pub block: Block,
+    /// `block.header.hash()`.
+    pub block_hash: Hash32,
+    /// Hashes of `block.records`, in order.
+    pub record_hashes: Vec<Hash32>,
+    /// The validator set of the next height, when this block changes it.
+    pub next_validator_set: Option<ValidatorSet>,
+    /// What execution said about each record examined.
+    pub outcome: BlockOutcome,
+    /// State tree nodes and values of the new version.
+    node_batch: jmt::storage::NodeBatch,
+    /// The head this was executed on, to refuse committing it on another.
+    parent: Hash32,
+}
+
+/// Why a chain operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The store failed. The node stops.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The state tree failed (storage trouble or a broken tree). The node stops.
+    #[error(transparent)]
+    StateTree(#[from] StateTreeError),
+    /// Execution failed, or (when validating) the block holds an invalid record.
+    #[error(transparent)]
+    Execution(#[from] ExecError),
+    /// The genesis is not valid.
+    #[error("invalid genesis: {0}")]
+    Genesis(String),
+    /// The store was created for another genesis.
+    #[error("the store holds chain with genesis {stored}, not {given}")]
+    GenesisMismatch {
+        /// The genesis hash in the store.
+        stored: Hash32,
+        /// The genesis hash given.
+        given: Hash32,
+    },
+    /// A proposed or synced block does not fit the chain.
+    #[error("invalid block at height {height}: {reason}")]
+    InvalidBlock {
+        /// Its height.
+        height: Height,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A commit does not certify the block.
+    #[error("invalid commit for height {height}: {reason}")]
+    InvalidCommit {
+        /// Its height.
+        height: Height,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The executed block was built on another head (a block was committed since).
+    #[error("the block was executed on {executed_on}, but the head is now {head}")]
+    StaleExecution {
+        /// The head it was executed on.
+        executed_on: Hash32,
+        /// The head now.
+        head: Hash32,
+    },
+    /// Stored data contradicts itself.
+    #[error("corrupt chain data: {0}")]
+    Corrupt(String),
+    /// An earlier write failed; the node must restart.
+    #[error("an earlier write failed; restart the node")]
+    Failed,
+}
+
+/// Reads the state of one version straight from the store's value index.
+#[derive(Debug)]
+pub struct VersionReader<'a, S: ?Sized> {
+    store: &'a S,
+    version: Height,
+}
+
+impl<S: TreeStore + ?Sized> StateReader for VersionReader<'_, S> {
+    fn get(&self, key: &Hash32) -> Result<Option<Vec<u8>>, StateReadError> {
+        self.store
+            .state_value(key, self.version)
+            .map_err(|e| StateReadError(e.to_string()))
+    }
+}
+
+/// A record as committed: where it is, and its inclusion proof against the block's
+/// `records_root`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedRecord {
+    /// The record.
+    pub record: SignedRecord,
+    /// Block height and index.
+    pub location: RecordLocation,
+    /// RFC 9162 audit path to the header's `records_root`.
+    pub inclusion: InclusionProof,
+    /// The header of its block.
+    pub header: BlockHeader,
+}
+
+/// The chain over a store.
+#[derive(Debug)]
+pub struct Chain<S> {
+    store: S,
+    genesis_hash: Hash32,
+    chain_id: String,
+    head: ChainHead,
+    failed: bool,
+}
+
+fn validator_set_key(height: Height) -> Vec<u8> {
+    let mut key = INDEX_VALIDATOR_SET.to_vec();
+    key.extend_from_slice(&height.to_be_bytes());
+    key
+}
+
+fn invalid_block(height: Height, reason: impl Into<String>) -> ChainError {
+    ChainError::InvalidBlock {
+        height,
+        reason: reason.into(),
+    }
+}
+
+impl<S: Store> Chain<S> {
+    /// Opens the chain in `store`: applies `genesis` if the store is empty, otherwise
+    /// recovers the last committed block and checks the store is for this genesis.
+    pub fn open(store: S, genesis: &Genesis) -> Result<Self, ChainError> {
+        let genesis_hash = genesis.hash();
+        if let Some(stored) = store.meta(META_GENESIS)? {
+            let stored: Hash32 = codec::decode(&stored)
+                .map_err(|e| ChainError::Corrupt(format!("genesis hash: {e}")))?;
+            if stored != genesis_hash {
+                return Err(ChainError::GenesisMismatch {
+                    stored,
+                    given: genesis_hash,
+                });
+            }
+            let head_bytes = store
+                .meta(META_HEAD)?
+                .ok_or_else(|| ChainError::Corrupt("genesis hash without a head".into()))?;
+            let head: ChainHead = codec::decode(&head_bytes)
+                .map_err(|e| ChainError::Corrupt(format!("head: {e}")))?;
+            // The head and the tree are written in one batch, so they always agree; a
+            // disagreement means the disk was changed behind our back.
+            let root = StateTree::new(&store).root(head.height)?;
+            if root != Some(head.state_root) {
+                return Err(ChainError::Corrupt(format!(
+                    "head at height {} says state root {}, the tree has {:?}",
+                    head.height, head.state_root, root
+                )));
+            }
+            return Ok(Chain {
+                store,
+                genesis_hash,
+                chain_id: genesis.chain_id.clone(),
+                head,
+                failed: false,
+            });
+        }
+
+        let changes =
+            execute::genesis_changes(genesis).map_err(|e| ChainError::Genesis(e.to_string()))?;
+        let (state_root, nodes) = StateTree::new(&store).apply(&changes, 0)?;
+        let head = ChainHead {
+            height: 0,
+            block_hash: genesis_hash,
+            state_root,
+            time_ms: genesis.genesis_time_ms,
+        };
+        let mut batch = StoreBatch::new();
+        batch.put_state_nodes(&nodes);
+        batch.put(
+            Column::Indexes,
+            validator_set_key(1),
+            codec::encode(&ValidatorSet::from_members(&genesis.members)),
+        );
+        batch.put(Column::Meta, META_GENESIS, codec::encode(&genesis_hash));
+        batch.put(Column::Meta, META_HEAD, codec::encode(&head));
+        store.write(batch)?;
+        Ok(Chain {
+            store,
+            genesis_hash,
+            chain_id: genesis.chain_id.clone(),
+            head,
+            failed: false,
+        })
+    }
+
+    /// The store (for the node's own meta entries, e.g. the consensus safety state).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The last committed block.
+    pub fn head(&self) -> &ChainHead {
+        &self.head
+    }
+
+    /// The genesis hash.
+    pub fn genesis_hash(&self) -> Hash32 {
+        self.genesis_hash
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// A reader of the committed state at the head.
+    pub fn state(&self) -> VersionReader<'_, S> {
+        VersionReader {
+            store: &self.store,
+            version: self.head.height,
+        }
+    }
+
+    /// The validator set that votes on block `height` (from height 1).
+    pub fn validator_set(&self, height: Height) -> Result<Option<ValidatorSet>, ChainError> {
+        let found = self.store.floor(
+            Column::Indexes,
+            INDEX_VALIDATOR_SET,
+            &validator_set_key(height),
+        )?;
+        found
+            .map(|(_, bytes)| {
+                codec::decode(&bytes)
+                    .map_err(|e| ChainError::Corrupt(format!("validator set: {e}")))
+            })
+            .transpose()
+    }
+
+    /// The heights from which a new validator set applied, ascending; the first is 1
+    /// (genesis). A proof bundle carries the header and commit of the block before each
+    /// later one (the block whose `next_validators_hash` announced it).
+    pub fn validator_set_changes(&self) -> Result<Vec<Height>, ChainError> {
+        let entries = self.store.scan_prefix(
+            Column::Indexes,
+            INDEX_VALIDATOR_SET,
+            MAX_VALIDATOR_SET_CHANGES,
+        )?;
+        entries
+            .iter()
+            .map(|(key, _)| {
+                let bytes: [u8; 8] = key
+                    .get(INDEX_VALIDATOR_SET.len()..)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| ChainError::Corrupt("validator set index key".into()))?;
+                Ok(u64::from_be_bytes(bytes))
+            })
+            .collect()
+    }
+
+    fn context(&self, time_ms: u64) -> BlockContext {
+        BlockContext {
+            chain_id: self.chain_id.clone(),
+            height: self.head.height + 1,
+            time_ms,
+        }
+    }
+
+    fn check_usable(&self) -> Result<(), ChainError> {
+        if self.failed {
+            return Err(ChainError::Failed);
+        }
+        Ok(())
+    }
+
+    /// Builds the next block from `records` (a proposer): refused records are dropped,
+    /// the kept ones executed. `already_verified(hash)` names records whose signatures
+    /// the mempool has verified.
+    pub fn propose(
+        &self,
+        records: &[SignedRecord],
+        time_ms: u64,
+        proposer: PublicKey,
+        already_verified: &dyn Fn(&Hash32) -> bool,
+    ) -> Result<ExecutedBlock, ChainError> {
+        self.check_usable()?;
+        let height = self.head.height + 1;
+        if time_ms <= self.head.time_ms {
+            return Err(invalid_block(
+                height,
+                format!("time {time_ms} is not after {}", self.head.time_ms),
+            ));
+        }
+        let ctx = self.context(time_ms);
+        let outcome =
+            execute::execute_block(&self.state(), &ctx, records, Mode::Build, already_verified)?;
+        let kept: Vec<SignedRecord> = outcome
+            .kept
+            .iter()
+            .filter_map(|i| records.get(*i).cloned())
+            .collect();
+        // Execution examined records in order and gave each one result, so the result
+        // at a kept index holds that record's hash.
+        let record_hashes: Vec<Hash32> = outcome
+            .kept
+            .iter()
+            .filter_map(|i| outcome.results.get(*i).map(|(hash, _)| *hash))
+            .collect();
+        if record_hashes.len() != kept.len() {
+            return Err(ChainError::Corrupt(
+                "execution results do not cover kept records".into(),
+            ));
+        }
+        let (state_root, node_batch) =
+            StateTree::new(&self.store).apply(&outcome.changes, height)?;
+        let validators = self.require_validator_set(height)?;
+        let next = outcome
+            .next_validator_set
+            .clone()
+            .unwrap_or_else(|| validators.clone());
+        let header = BlockHeader {
+            chain_id: self.chain_id.clone(),
+            height,
+            time_ms,
+            prev_hash: self.head.block_hash,
+            records_root: merkle::records_root(&record_hashes),
+            state_root,
+            validators_hash: validators.hash(),
+            next_validators_hash: next.hash(),
+            proposer,
+        };
+        let block = Block {
+            header,
+            records: kept,
+        };
+        Ok(ExecutedBlock {
+            block_hash: block.header.hash(),
+            block,
+            record_hashes,
+            next_validator_set: outcome.next_validator_set.clone(),
+            outcome,
+            node_batch,
+            parent: self.head.block_hash,
+        })
+    }
+
+    fn require_validator_set(&self, height: Height) -> Result<ValidatorSet, ChainError> {
+        self.validator_set(height)?
+            .ok_or_else(|| ChainError::Corrupt(format!("no validator set for height {height}")))
+    }
+
+    /// Re-executes a proposed or synced block on top of the head and checks every
+    /// header field against the result. Any refused record makes the block invalid.
+    pub fn validate(
+        &self,
+        block: Block,
+        already_verified: &dyn Fn(&Hash32) -> bool,
+    ) -> Result<ExecutedBlock, ChainError> {
+        self.check_usable()?;
+        let header = &block.header;
+        let height = self.head.height + 1;
+        if header.height != height {
+            return Err(invalid_block(
+                header.height,
+                format!("expected height {height}"),
+            ));
+        }
+        if header.chain_id != self.chain_id {
+            return Err(invalid_block(height, "wrong chain id"));
+        }
+        if header.prev_hash != self.head.block_hash {
+            return Err(invalid_block(height, "prev_hash is not the head's hash"));
+        }
+        if header.time_ms <= self.head.time_ms {
+            return Err(invalid_block(
+                height,
+                "time is not after the previous block",
+            ));
+        }
+        let validators = self.require_validator_set(height)?;
+        if header.validators_hash != validators.hash() {
+            return Err(invalid_block(
+                height,
+                "validators_hash is not this height's set",
+            ));
+        }
+        if validators.index_of(&header.proposer).is_none() {
+            return Err(invalid_block(height, "proposer is not a validator"));
+        }
+        let record_hashes: Vec<Hash32> = block.records.iter().map(SignedRecord::hash).collect();
+        if header.records_root != merkle::records_root(&record_hashes) {
+            return Err(invalid_block(
+                height,
+                "records_root does not match the records",
+            ));
+        }
+        let ctx = self.context(header.time_ms);
+        let outcome = execute::execute_block(
+            &self.state(),
+            &ctx,
+            &block.records,
+            Mode::Validate,
+            already_verified,
+        )?;
+        let next = outcome
+            .next_validator_set
+            .clone()
+            .unwrap_or_else(|| validators.clone());
+        if header.next_validators_hash != next.hash() {
+            return Err(invalid_block(
+                height,
+                "next_validators_hash does not match the executed membership changes",
+            ));
+        }
+        let (state_root, node_batch) =
+            StateTree::new(&self.store).apply(&outcome.changes, height)?;
+        if header.state_root != state_root {
+            return Err(invalid_block(
+                height,
+                format!(
+                    "state_root {} differs from the re-executed {}",
+                    header.state_root, state_root
+                ),
+            ));
+        }
+        Ok(ExecutedBlock {
+            block_hash: block.header.hash(),
+            block,
+            record_hashes,
+            next_validator_set: outcome.next_validator_set.clone(),
+            outcome,
+            node_batch,
+            parent: self.head.block_hash,
+        })
+    }
+
+    /// Checks that `commit` holds more than two thirds of precommits of `validators`
+    /// for `block_hash` at `height`.
+    pub fn verify_commit(
+        chain_id: &str,
+        validators: &ValidatorSet,
+        commit: &Commit,
+        height: Height,
+        block_hash: &Hash32,
+    ) -> Result<(), ChainError> {
+        let fail = |reason: String| ChainError::InvalidCommit { height, reason };
+        if commit.height != height {
+            return Err(fail(format!("commit is for height {}", commit.height)));
+        }
+        if commit.block_hash != *block_hash {
+            return Err(fail("commit is for another block".into()));
+        }
+        let vote = Vote {
+            chain_id: chain_id.to_string(),
+            height,
+            round: commit.round,
+            kind: VoteKind::Precommit,
+            block_hash: Some(*block_hash),
+        };
+        let signing_bytes = vote.signing_bytes();
+        let mut previous: Option<u32> = None;
+        let mut checks = Vec::with_capacity(commit.signatures.len());
+        for (index, signature) in &commit.signatures {
+            if previous.is_some_and(|p| p >= *index) {
+                return Err(fail(
+                    "signatures are not in strictly ascending index order".into(),
+                ));
+            }
+            previous = Some(*index);
+            let validator = validators
+                .validators
+                .get(*index as usize)
+                .ok_or_else(|| fail(format!("no validator {index}")))?;
+            checks.push((&validator.key, signing_bytes.as_slice(), signature));
+        }
+        if checks.len() < validators.quorum() {
+            return Err(fail(format!(
+                "{} signatures, {} needed",
+                checks.len(),
+                validators.quorum()
+            )));
+        }
+        let results = crate::crypto::verify_many(&checks);
+        if let Some(bad) = results.iter().position(Result::is_err) {
+            return Err(fail(format!(
+                "signature {bad} (validator {}) does not verify",
+                commit.signatures.get(bad).map_or(0, |(i, _)| *i)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Commits an executed block with its commit: one atomic, synced write of block,
+    /// commit, record index, state tree version, validator-set change and head.
+    pub fn commit(&mut self, executed: ExecutedBlock, commit: &Commit) -> Result<(), ChainError> {
+        self.check_usable()?;
+        if executed.parent != self.head.block_hash {
+            return Err(ChainError::StaleExecution {
+                executed_on: executed.parent,
+                head: self.head.block_hash,
+            });
+        }
+        let height = executed.block.header.height;
+        let validators = self.require_validator_set(height)?;
+        Self::verify_commit(
+            &self.chain_id,
+            &validators,
+            commit,
+            height,
+            &executed.block_hash,
+        )?;
+
+        let head = ChainHead {
+            height,
+            block_hash: executed.block_hash,
+            state_root: executed.block.header.state_root,
+            time_ms: executed.block.header.time_ms,
+        };
+        let mut batch = StoreBatch::new();
+        batch.put_block_only(&executed.block);
+        batch.put_record_locations(height, &executed.record_hashes);
+        batch.put_commit(commit);
+        batch.put_state_nodes(&executed.node_batch);
+        if let Some(next) = &executed.next_validator_set {
+            batch.put(
+                Column::Indexes,
+                validator_set_key(height + 1),
+                codec::encode(next),
+            );
+        }
+        batch.put(Column::Meta, META_HEAD, codec::encode(&head));
+        if let Err(e) = self.store.write(batch) {
+            // Whether any of it reached the disk is now unknown to us (RocksDB says
+            // all or nothing, but we cannot tell which): stop and recover on restart.
+            self.failed = true;
+            return Err(e.into());
+        }
+        self.head = head;
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------
+    // Reads
+    // -----------------------------------------------------------------------------
+
+    /// A value of the current state.
+    pub fn get(&self, key: &Hash32) -> Result<Option<Vec<u8>>, ChainError> {
+        Ok(self.store.state_value(key, self.head.height)?)
+    }
+
+    fn get_decoded<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &Hash32,
+        what: &str,
+    ) -> Result<Option<T>, ChainError> {
+        self.get(key)?
+            .map(|bytes| {
+                codec::decode(&bytes).map_err(|e| ChainError::Corrupt(format!("{what}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// A licence as of the head.
+    pub fn licence(&self, id: &LicenceId) -> Result<Option<LicenceRecord>, ChainError> {
+        self.get_decoded(&keys::licence(id), "licence")
+    }
+
+    /// A case as of the head.
+    pub fn case(&self, id: &CaseId) -> Result<Option<CaseRecord>, ChainError> {
+        self.get_decoded(&keys::case(id), "case")
+    }
+
+    /// Every member (including removed ones), ordered by id.
+    pub fn members(&self) -> Result<Vec<Member>, ChainError> {
+        Ok(execute::read_members(&self.state())?)
+    }
+
+    /// A committed block.
+    pub fn block(&self, height: Height) -> Result<Option<Block>, ChainError> {
+        Ok(self.store.block(height)?)
+    }
+
+    /// The header of a committed block.
+    pub fn header(&self, height: Height) -> Result<Option<BlockHeader>, ChainError> {
+        Ok(self.store.block(height)?.map(|b| b.header))
+    }
+
+    /// The commit of a committed block.
+    pub fn commit_at(&self, height: Height) -> Result<Option<Commit>, ChainError> {
+        Ok(self.store.commit(height)?)
+    }
+
+    /// A committed record with its location and inclusion proof.
+    pub fn record(&self, hash: &Hash32) -> Result<Option<CommittedRecord>, ChainError> {
+        let Some(location) = self.store.record_location(hash)? else {
+            return Ok(None);
+        };
+        let block = self.store.block(location.height)?.ok_or_else(|| {
+            ChainError::Corrupt(format!(
+                "record index names missing block {}",
+                location.height
+            ))
+        })?;
+        let record = block
+            .records
+            .get(location.index as usize)
+            .cloned()
+            .ok_or_else(|| ChainError::Corrupt("record index past the block's end".into()))?;
+        let hashes: Vec<Hash32> = block.records.iter().map(SignedRecord::hash).collect();
+        let inclusion = merkle::records_inclusion_proof(&hashes, u64::from(location.index))
+            .map_err(|e| ChainError::Corrupt(format!("record inclusion: {e}")))?;
+        Ok(Some(CommittedRecord {
+            record,
+            location,
+            inclusion,
+            header: block.header,
+        }))
+    }
+
+    /// A state value at `height` (0 = genesis) with its proof against that height's
+    /// `state_root`.
+    pub fn state_proof(
+        &self,
+        key: &Hash32,
+        height: Height,
+    ) -> Result<(Option<Vec<u8>>, StateProof), ChainError> {
+        if height > self.head.height {
+            return Err(ChainError::StateTree(StateTreeError::MissingVersion(
+                height,
+            )));
+        }
+        Ok(StateTree::new(&self.store).get_with_proof(key, height)?)
+    }
+
+    /// The state root at `height` (0 = genesis).
+    pub fn state_root(&self, height: Height) -> Result<Option<Hash32>, ChainError> {
+        if height > self.head.height {
+            return Ok(None);
+        }
+        Ok(StateTree::new(&self.store).root(height)?)
+    }
+}

@@ -1,0 +1,394 @@
+//! The chain facade over both stores: genesis as version 0, propose/validate/commit,
+//! quorum checks, validator-set changes, reads with proofs, recovery and write failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "execute_support/mod.rs"]
+mod execute_support;
+mod store_support;
+
+use std::sync::Arc;
+
+use execute_support::{key, licence_id, member, member_id, type_code, CHAIN};
+use store_support::*;
+use tongban_ledger::chain::{Chain, ChainError};
+use tongban_ledger::crypto::public_key;
+use tongban_ledger::execute::ExecError;
+use tongban_ledger::keys;
+use tongban_ledger::merkle::verify_record_inclusion;
+use tongban_ledger::store::memory::MemoryStore;
+use tongban_ledger::types::{
+    LicenceRecord, MemberChange, RecordBody, RecordPayload, Role, ValidatorSet,
+};
+use tongban_ledger::{codec, Hash32};
+
+fn memory_chain() -> (Arc<MemoryStore>, Chain<Arc<MemoryStore>>) {
+    let store = Arc::new(MemoryStore::new());
+    let chain = Chain::open(store.clone(), &test_genesis()).expect("open");
+    (store, chain)
+}
+
+#[test]
+fn fresh_chain_holds_genesis_as_version_0() {
+    let (_, chain) = memory_chain();
+    let genesis = test_genesis();
+    let head = chain.head().clone();
+    assert_eq!(head.height, 0);
+    assert_eq!(head.block_hash, genesis.hash());
+    assert_eq!(chain.state_root(0).expect("root"), Some(head.state_root));
+    let set = chain.validator_set(1).expect("read").expect("set");
+    assert_eq!(set, ValidatorSet::from_members(&genesis.members));
+    assert_eq!(chain.validator_set(1_000).expect("read"), Some(set));
+    assert_eq!(chain.validator_set(0).expect("read"), None);
+    assert_eq!(chain.validator_set_changes().expect("changes"), vec![1]);
+    assert_eq!(chain.members().expect("members").len(), VALIDATORS);
+}
+
+#[test]
+fn committed_blocks_are_readable_with_proofs() {
+    let (_, mut chain) = memory_chain();
+    commit_block(&mut chain, &[publish_type_record(1)]);
+    let records = issue_records(2, 20);
+    let executed = commit_block(&mut chain, &records);
+    assert_eq!(executed.block.records.len(), 20);
+    assert_eq!(chain.head().height, 2);
+    assert_eq!(chain.head().block_hash, executed.block_hash);
+
+    let header = chain.header(2).expect("read").expect("header");
+    assert_eq!(
+        chain.block(2).expect("read").expect("block").records,
+        records
+    );
+    assert_eq!(
+        chain
+            .commit_at(2)
+            .expect("read")
+            .expect("commit")
+            .block_hash,
+        executed.block_hash
+    );
+    assert_eq!(chain.state_root(2).expect("root"), Some(header.state_root));
+
+    // A record: where it is and its RFC 9162 path to the header's records_root.
+    let committed = chain
+        .record(&records[7].hash())
+        .expect("read")
+        .expect("record");
+    assert_eq!(committed.record, records[7]);
+    assert_eq!(
+        (committed.location.height, committed.location.index),
+        (2, 7)
+    );
+    verify_record_inclusion(
+        &committed.inclusion,
+        &records[7].hash(),
+        &header.records_root,
+    )
+    .expect("inclusion verifies");
+    assert!(chain.record(&Hash32([9; 32])).expect("read").is_none());
+
+    // A licence: current value, and a state proof at height 2 (present) and height 1
+    // (absent), each against that height's header.
+    let id = licence_id(&type_code(1), &member_id(3), "H2N7");
+    let licence: LicenceRecord = chain.licence(&id).expect("read").expect("licence");
+    assert_eq!(licence.issued_height, 2);
+    let key_hash = keys::licence(&id);
+    let (value, proof) = chain.state_proof(&key_hash, 2).expect("proof");
+    assert_eq!(value.as_deref(), Some(codec::encode(&licence).as_slice()));
+    proof
+        .verify(&header.state_root, &key_hash, value.as_deref())
+        .expect("inclusion proof verifies");
+    let header1 = chain.header(1).expect("read").expect("header");
+    let (absent, proof1) = chain.state_proof(&key_hash, 1).expect("proof");
+    assert_eq!(absent, None);
+    proof1
+        .verify(&header1.state_root, &key_hash, None)
+        .expect("non-inclusion proof verifies");
+    assert!(proof1
+        .verify(&header1.state_root, &key_hash, value.as_deref())
+        .is_err());
+    assert!(chain.state_proof(&key_hash, 3).is_err());
+}
+
+/// A change to a proposed block that a validator must notice.
+type Mutation = Box<dyn Fn(&mut tongban_ledger::types::Block)>;
+
+#[test]
+fn a_validator_reexecutes_and_checks_every_header_field() {
+    let (_, mut proposer) = memory_chain();
+    let (_, mut validator) = memory_chain();
+    commit_block(&mut proposer, &[publish_type_record(1)]);
+    let first = proposer.block(1).expect("read").expect("block");
+    let commit = proposer.commit_at(1).expect("read").expect("commit");
+    let executed = validator.validate(first, &|_| false).expect("valid");
+    validator.commit(executed, &commit).expect("commit");
+    assert_eq!(validator.head(), proposer.head());
+
+    let executed = proposer
+        .propose(
+            &issue_records(2, 8),
+            block_time(2),
+            public_key(&key(2)),
+            &|_| false,
+        )
+        .expect("propose");
+    let good = executed.block.clone();
+    let mutations: Vec<(&str, Mutation)> = vec![
+        ("state_root", Box::new(|b| b.header.state_root.0[0] ^= 1)),
+        (
+            "records",
+            Box::new(|b| {
+                b.records.pop();
+            }),
+        ),
+        (
+            "prev_hash",
+            Box::new(|b| b.header.prev_hash = Hash32([1; 32])),
+        ),
+        ("height", Box::new(|b| b.header.height = 3)),
+        ("time", Box::new(|b| b.header.time_ms = block_time(0))),
+        (
+            "validators_hash",
+            Box::new(|b| b.header.validators_hash = Hash32([2; 32])),
+        ),
+        (
+            "next_validators_hash",
+            Box::new(|b| b.header.next_validators_hash = Hash32([3; 32])),
+        ),
+        (
+            "proposer",
+            Box::new(|b| b.header.proposer = public_key(&key(99))),
+        ),
+        ("chain_id", Box::new(|b| b.header.chain_id = "other".into())),
+    ];
+    for (what, mutate) in mutations {
+        let mut bad = good.clone();
+        mutate(&mut bad);
+        match validator.validate(bad, &|_| false) {
+            Err(ChainError::InvalidBlock { .. }) => {}
+            other => panic!("{what}: expected InvalidBlock, got {other:?}"),
+        }
+    }
+    // A record with a broken signature, with the header recomputed around it, is
+    // refused by re-execution.
+    let mut bad = good.clone();
+    bad.records[0].signature.0[3] ^= 1;
+    let hashes: Vec<Hash32> = bad.records.iter().map(|r| r.hash()).collect();
+    bad.header.records_root = tongban_ledger::merkle::records_root(&hashes);
+    assert!(matches!(
+        validator.validate(bad, &|_| false),
+        Err(ChainError::Execution(ExecError::InvalidRecord {
+            index: 0,
+            ..
+        }))
+    ));
+
+    let executed_by_validator = validator.validate(good, &|_| false).expect("valid");
+    assert_eq!(executed_by_validator.block_hash, executed.block_hash);
+    assert_eq!(validator.head().height, 1, "validating writes nothing");
+}
+
+#[test]
+fn commit_needs_a_quorum_of_valid_signatures() {
+    let (_, mut chain) = memory_chain();
+    let executed = chain
+        .propose(
+            &[publish_type_record(1)],
+            block_time(1),
+            public_key(&key(1)),
+            &|_| false,
+        )
+        .expect("propose");
+    let keys = validator_keys();
+    let too_few = sign_commit(&chain, &executed, &keys[..2]);
+    let mut bad_signature = sign_commit(&chain, &executed, &keys);
+    bad_signature.signatures[1].1 .0[0] ^= 1;
+    let mut duplicate = sign_commit(&chain, &executed, &keys[..3]);
+    duplicate.signatures[2] = duplicate.signatures[1];
+    let mut other_block = sign_commit(&chain, &executed, &keys);
+    other_block.block_hash = Hash32([5; 32]);
+    let mut unknown_index = sign_commit(&chain, &executed, &keys);
+    unknown_index.signatures[3].0 = 9;
+    for (what, commit) in [
+        ("too few", too_few),
+        ("bad signature", bad_signature),
+        ("duplicate", duplicate),
+        ("other block", other_block),
+        ("unknown index", unknown_index),
+    ] {
+        match chain.commit(executed.clone(), &commit) {
+            Err(ChainError::InvalidCommit { .. }) => {}
+            other => panic!("{what}: expected InvalidCommit, got {other:?}"),
+        }
+        assert_eq!(chain.head().height, 0, "{what}: nothing committed");
+    }
+    // Three of four is a quorum.
+    let three = sign_commit(&chain, &executed, &keys[1..]);
+    chain.commit(executed, &three).expect("commit");
+    assert_eq!(chain.head().height, 1);
+}
+
+#[test]
+fn a_block_executed_on_an_old_head_is_refused() {
+    let (_, mut chain) = memory_chain();
+    let a = chain
+        .propose(
+            &[publish_type_record(1)],
+            block_time(1),
+            public_key(&key(1)),
+            &|_| false,
+        )
+        .expect("propose");
+    let b = chain
+        .propose(&[], block_time(1) + 1, public_key(&key(2)), &|_| false)
+        .expect("propose");
+    let commit_a = sign_commit(&chain, &a, &validator_keys());
+    let commit_b = sign_commit(&chain, &b, &validator_keys());
+    chain.commit(a, &commit_a).expect("commit");
+    assert!(matches!(
+        chain.commit(b, &commit_b),
+        Err(ChainError::StaleExecution { .. })
+    ));
+}
+
+#[test]
+fn membership_change_moves_the_validator_set_at_the_next_height() {
+    let (_, mut chain) = memory_chain();
+    let admin = key(200);
+    let newcomer_key = key(5);
+    let newcomer = member(4, &newcomer_key, vec![Role::Validator]);
+    let propose = RecordPayload {
+        chain_id: CHAIN.into(),
+        author: public_key(&admin),
+        nonce: 1,
+        body: RecordBody::ProposeMemberChange {
+            proposal_id: 1,
+            change: MemberChange::Add(newcomer),
+        },
+    }
+    .sign(&admin);
+    let executed = commit_block(&mut chain, &[propose]);
+    let old = chain.validator_set(1).expect("read").expect("set");
+    let new = chain.validator_set(2).expect("read").expect("set");
+    assert_eq!(old.len(), 4);
+    assert_eq!(new.len(), 5);
+    assert_eq!(executed.block.header.validators_hash, old.hash());
+    assert_eq!(executed.block.header.next_validators_hash, new.hash());
+    assert_eq!(chain.validator_set_changes().expect("changes"), vec![1, 2]);
+
+    // Height 2 needs 4 of the 5: the old four alone still make it, three do not.
+    let executed = chain
+        .propose(&[], block_time(2), public_key(&key(1)), &|_| false)
+        .expect("propose");
+    let mut five = validator_keys();
+    five.push(newcomer_key);
+    let three = sign_commit(&chain, &executed, &five[..3]);
+    assert!(matches!(
+        chain.commit(executed.clone(), &three),
+        Err(ChainError::InvalidCommit { .. })
+    ));
+    let four = sign_commit(&chain, &executed, &five[1..]);
+    chain.commit(executed, &four).expect("commit");
+    assert_eq!(chain.validator_set(3).expect("read"), Some(new));
+}
+
+#[test]
+fn a_failed_write_stops_the_chain_and_the_disk_keeps_the_last_block() {
+    let (store, mut chain) = memory_chain();
+    commit_block(&mut chain, &[publish_type_record(1)]);
+    let head = chain.head().clone();
+    let executed = chain
+        .propose(
+            &issue_records(2, 4),
+            block_time(2),
+            public_key(&key(1)),
+            &|_| false,
+        )
+        .expect("propose");
+    let commit = sign_commit(&chain, &executed, &validator_keys());
+    store.fail_writes(true);
+    assert!(matches!(
+        chain.commit(executed.clone(), &commit),
+        Err(ChainError::Store(_))
+    ));
+    store.fail_writes(false);
+    assert!(matches!(
+        chain.commit(executed, &commit),
+        Err(ChainError::Failed)
+    ));
+    assert!(matches!(
+        chain.propose(&[], block_time(3), public_key(&key(1)), &|_| false),
+        Err(ChainError::Failed)
+    ));
+    drop(chain);
+    let reopened = Chain::open(store, &test_genesis()).expect("reopen");
+    assert_eq!(reopened.head(), &head);
+}
+
+#[cfg(feature = "rocksdb")]
+mod rocks {
+    use super::*;
+    use tongban_ledger::store::rocks::RocksStore;
+    use tongban_ledger::store::Store;
+
+    #[test]
+    fn reopen_recovers_the_head_and_refuses_another_genesis() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let head = {
+            let store = RocksStore::open(dir.path()).expect("open");
+            let mut chain = Chain::open(store, &test_genesis()).expect("chain");
+            commit_block(&mut chain, &[publish_type_record(1)]);
+            commit_block(&mut chain, &issue_records(2, 10));
+            commit_block(&mut chain, &issue_records(3, 10));
+            chain
+                .store()
+                .put_meta(b"consensus/safety", b"state")
+                .expect("meta");
+            chain.head().clone()
+        };
+        let store = RocksStore::open(dir.path()).expect("reopen");
+        let chain = Chain::open(store, &test_genesis()).expect("chain");
+        assert_eq!(chain.head(), &head);
+        assert_eq!(
+            chain.store().meta(b"consensus/safety").expect("meta"),
+            Some(b"state".to_vec())
+        );
+        let id = licence_id(&type_code(1), &member_id(1), "H3N5");
+        assert_eq!(
+            chain
+                .licence(&id)
+                .expect("read")
+                .expect("licence")
+                .issued_height,
+            3
+        );
+        let header = chain.header(3).expect("read").expect("header");
+        let (value, proof) = chain.state_proof(&keys::licence(&id), 3).expect("proof");
+        proof
+            .verify(&header.state_root, &keys::licence(&id), value.as_deref())
+            .expect("verifies");
+        drop(chain);
+
+        let mut other = test_genesis();
+        other.chain_id = "another-chain".into();
+        let store = RocksStore::open(dir.path()).expect("reopen");
+        assert!(matches!(
+            Chain::open(store, &other),
+            Err(ChainError::GenesisMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn memory_and_rocks_give_the_same_roots() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut on_disk = Chain::open(RocksStore::open(dir.path()).expect("open"), &test_genesis())
+            .expect("chain");
+        let (_, mut in_memory) = memory_chain();
+        assert_eq!(on_disk.head(), in_memory.head());
+        for (height, records) in [(1, vec![publish_type_record(1)]), (2, issue_records(2, 30))] {
+            let a = commit_block(&mut on_disk, &records);
+            let b = commit_block(&mut in_memory, &records);
+            assert_eq!(a.block_hash, b.block_hash, "height {height}");
+        }
+        assert_eq!(on_disk.head(), in_memory.head());
+    }
+}
