@@ -59,6 +59,7 @@ const GOLDEN_GENESIS_DIGEST: &str =
 
 fn expect(g: &tongban_ledger::types::Genesis, expected: GenesisError) {
     assert_eq!(validate_genesis(g), Err(expected.clone()));
+    assert_eq!(g.validate(), Err(expected.clone()));
     assert_eq!(genesis_changes(g), Err(expected));
 }
 

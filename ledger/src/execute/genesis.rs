@@ -152,6 +152,13 @@ pub fn validate_genesis(genesis: &Genesis) -> Result<(), GenesisError> {
     Ok(())
 }
 
+impl Genesis {
+    /// Checks every field; see [`validate_genesis`].
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        validate_genesis(self)
+    }
+}
+
 /// The state changes of version 0: checks the genesis, then writes members, the
 /// key → member index, the sorted member list, the sorted admins and the parameters.
 pub fn genesis_changes(genesis: &Genesis) -> Result<StateChanges, GenesisError> {
