@@ -294,6 +294,8 @@ pub fn prepare(dir: &Path, nodes: usize, node_bin: &Path) -> Result<Layout, Devn
     }
     // Written to a temporary name first: genesis.json is what marks the directory as a
     // finished devnet, so it must appear only after every home exists.
+    g.validate()
+        .map_err(|e| DevnetError::Setup(format!("the devnet genesis is invalid: {e}")))?;
     let genesis_tmp = dir.join("genesis.building.json");
     let _ = fs::remove_file(&genesis_tmp);
     genesis::write(&genesis_tmp, &g, true)?;

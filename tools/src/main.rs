@@ -266,6 +266,7 @@ fn genesis_command(command: GenesisCommand) -> Result<()> {
             )?;
             genesis::write(&args.out, &g, true)?;
             println!("wrote {} (chain id {})", args.out.display(), g.chain_id);
+            report_completeness(&g);
         }
         GenesisCommand::AddMember(args) => {
             let mut g = genesis::read(&args.genesis)?;
@@ -280,6 +281,7 @@ fn genesis_command(command: GenesisCommand) -> Result<()> {
                 args.genesis.display(),
                 g.members.len()
             );
+            report_completeness(&g);
         }
         GenesisCommand::AddAdmin { genesis: path, key } => {
             let mut g = genesis::read(&path)?;
@@ -291,9 +293,19 @@ fn genesis_command(command: GenesisCommand) -> Result<()> {
                 path.display(),
                 g.admins.len()
             );
+            report_completeness(&g);
         }
     }
     Ok(())
+}
+
+/// Says whether the genesis would start a chain (the ledger's own check, the one a node
+/// runs), or what it still lacks.
+fn report_completeness(g: &tongban_ledger::types::Genesis) {
+    match g.validate() {
+        Ok(()) => println!("the genesis is complete: a node will accept it"),
+        Err(e) => println!("not yet complete: {e}"),
+    }
 }
 
 fn devnet_command(
