@@ -47,7 +47,7 @@ pub const BACKOFF: Duration = Duration::from_millis(5);
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// An API call failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Api {
         /// The step.
         what: String,

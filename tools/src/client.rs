@@ -37,7 +37,7 @@ pub enum ApiError {
         message: String,
     },
     /// The request did not reach the node or the answer did not arrive.
-    #[error("cannot reach {url}: {source}")]
+    #[error("cannot reach {url}")]
     Transport {
         /// The URL.
         url: String,

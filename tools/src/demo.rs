@@ -25,7 +25,7 @@ use crate::verify;
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     /// An API call failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Api {
         /// The step.
         what: String,

@@ -97,7 +97,7 @@ pub enum DevnetError {
     #[error("{0}")]
     Setup(String),
     /// A file operation failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

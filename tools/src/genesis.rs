@@ -55,7 +55,7 @@ pub enum GenesisError {
     #[error("chain parameter {0}")]
     Param(String),
     /// Reading or writing the file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

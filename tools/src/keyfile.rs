@@ -32,7 +32,7 @@ pub enum KeyFileError {
     #[error("{0} already exists; refusing to overwrite a key file")]
     Exists(PathBuf),
     /// Reading or writing failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -52,7 +52,7 @@ pub enum VerifyError {
     #[error(transparent)]
     Genesis(#[from] GenesisError),
     /// A file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: String,
