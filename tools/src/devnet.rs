@@ -268,6 +268,11 @@ pub fn prepare(dir: &Path, nodes: usize, node_bin: &Path) -> Result<Layout, Devn
     if genesis_path.exists() {
         return resume(dir, nodes, genesis_path, admin_keys);
     }
+    if keys.exists() {
+        // Keys without a genesis.json are left over from an interrupted first run: no
+        // chain was ever started with them, so they are made afresh.
+        fs::remove_dir_all(&keys).map_err(io(&keys))?;
+    }
     fs::create_dir_all(&keys).map_err(io(&keys))?;
     let demo = dir.join("demo");
     fs::create_dir_all(&demo).map_err(io(&demo))?;
