@@ -453,3 +453,119 @@ impl NodeClient {
         self.get("/v1/catalog")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// Answers one HTTP request with `status` and `body`; returns the request as text.
+    fn one_shot(status: &str, body: &str) -> (String, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let status = status.to_owned();
+        let body = body.to_owned();
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request = String::new();
+            let mut content_length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                }
+                request.push_str(&line);
+            }
+            let mut payload = vec![0u8; content_length];
+            std::io::Read::read_exact(&mut reader, &mut payload).expect("body");
+            request.push_str(&String::from_utf8_lossy(&payload));
+            let mut stream = stream;
+            let answer = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).expect("write");
+            request
+        });
+        (url, handle)
+    }
+
+    fn licence_id() -> LicenceId {
+        LicenceId::parse(
+            "1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.U",
+        )
+        .expect("valid id")
+    }
+
+    #[test]
+    fn node_errors_keep_their_code() {
+        let (url, server) = one_shot(
+            "422 Unprocessable Entity",
+            r#"{"code":"stale_nonce","message":"nonce 5 is not above 9"}"#,
+        );
+        let client = NodeClient::new(&url, Some("secret".into())).expect("client");
+        let request = LicenceStatusRequest {
+            action: "revoke".into(),
+            reason: Some("fraud".into()),
+        };
+        let err = client
+            .set_licence_status(&licence_id(), &request, true)
+            .expect_err("422");
+        assert_eq!(err.code(), Some("stale_nonce"));
+        assert!(matches!(err, ApiError::Node { status: 422, .. }));
+        let seen = server.join().expect("server");
+        assert!(
+            seen.starts_with(&format!(
+                "POST /v1/licences/{}/status?wait=commit ",
+                licence_id()
+            )),
+            "{seen}"
+        );
+        assert!(seen.contains("authorization: Bearer secret"), "{seen}");
+        assert!(seen.contains(r#""action":"revoke""#), "{seen}");
+    }
+
+    #[test]
+    fn submit_answers_decode() {
+        let hash = "ab".repeat(32);
+        let (url, server) = one_shot(
+            "200 OK",
+            &format!(r#"{{"record_hash":"{hash}","status":"committed","height":7,"index":0}}"#),
+        );
+        let client = NodeClient::new(&url, None).expect("client");
+        let request = IssueLicenceRequest {
+            licence_id: licence_id(),
+            type_code: "11100000000013338W011".into(),
+            holder_commitment: Hash32([1; 32]),
+            document_hash: Hash32([2; 32]),
+            valid_from: 1,
+            valid_until: None,
+            supersedes: None,
+        };
+        let answer = client.issue_licence(&request, false).expect("answer");
+        assert_eq!(answer.height, Some(7));
+        assert_eq!(answer.record_hash.to_hex(), hash);
+        let seen = server.join().expect("server");
+        assert!(seen.starts_with("POST /v1/licences HTTP/1.1"), "{seen}");
+        assert!(
+            !seen.contains("authorization"),
+            "no token, no header: {seen}"
+        );
+        assert!(seen.contains(r#""valid_until":null"#), "{seen}");
+    }
+
+    #[test]
+    fn an_invalid_id_from_a_node_is_refused() {
+        // A licence answer whose issuer is not a valid department id.
+        let (url, server) = one_shot("200 OK", r#"{"height":1,"licence":{"issuer":"X"}}"#);
+        let client = NodeClient::new(&url, None).expect("client");
+        let err = client.licence(&licence_id()).expect_err("bad answer");
+        assert!(matches!(err, ApiError::Decode { .. }), "{err}");
+        server.join().expect("server");
+    }
+}
