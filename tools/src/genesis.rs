@@ -16,8 +16,8 @@ use tongban_ledger::PublicKey;
 
 /// Longest chain id accepted.
 pub const MAX_CHAIN_ID_LEN: usize = 64;
-/// Longest member name accepted, in characters.
-pub const MAX_MEMBER_NAME_CHARS: usize = 128;
+/// Longest member name accepted, in bytes of UTF-8 (the ledger's limit).
+pub const MAX_MEMBER_NAME_BYTES: usize = tongban_ledger::execute::MAX_NAME_BYTES;
 /// Largest genesis file read.
 pub const MAX_GENESIS_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -34,7 +34,7 @@ pub enum GenesisError {
     #[error("threshold {0:?}: expected N/D with 0 < N < D, e.g. 2/3")]
     Threshold(String),
     /// A member name is empty or too long.
-    #[error("member name must be 1..={MAX_MEMBER_NAME_CHARS} characters")]
+    #[error("member name must be 1..={MAX_MEMBER_NAME_BYTES} bytes of UTF-8, not blank")]
     Name,
     /// A member with this id is already in the genesis.
     #[error("member {0} is already in the genesis")]
@@ -121,33 +121,9 @@ pub fn new_genesis(
     })
 }
 
+/// The ledger's own rules for chain parameters (the ones `SetParams` is held to).
 fn check_params(params: &ChainParams) -> Result<(), GenesisError> {
-    let t = params.governance_threshold;
-    if t.numerator == 0 || t.numerator >= t.denominator {
-        return Err(GenesisError::Threshold(format!(
-            "{}/{}",
-            t.numerator, t.denominator
-        )));
-    }
-    if params.max_block_records == 0 {
-        return Err(GenesisError::Param("max_block_records must be > 0".into()));
-    }
-    if params.max_record_bytes < 256 {
-        return Err(GenesisError::Param(
-            "max_record_bytes must be at least 256".into(),
-        ));
-    }
-    if params.max_block_interval_ms == 0 {
-        return Err(GenesisError::Param(
-            "max_block_interval_ms must be > 0".into(),
-        ));
-    }
-    if params.proposal_expiry_blocks == 0 {
-        return Err(GenesisError::Param(
-            "proposal_expiry_blocks must be > 0".into(),
-        ));
-    }
-    Ok(())
+    tongban_ledger::execute::validate_params(params).map_err(|e| GenesisError::Param(e.to_string()))
 }
 
 fn check_key(key: &PublicKey) -> Result<(), GenesisError> {
@@ -165,8 +141,7 @@ pub fn member(
 ) -> Result<Member, GenesisError> {
     let id = MemberId::parse(id)?;
     let region = RegionCode::parse(region)?;
-    let chars = name.chars().count();
-    if chars == 0 || chars > MAX_MEMBER_NAME_CHARS || name.trim().is_empty() {
+    if name.len() > MAX_MEMBER_NAME_BYTES || name.trim().is_empty() {
         return Err(GenesisError::Name);
     }
     check_key(&key)?;
@@ -232,8 +207,7 @@ pub fn check(genesis: &Genesis) -> Result<(), GenesisError> {
         if m.roles.is_empty() {
             return Err(GenesisError::NoRoles(m.id.to_string()));
         }
-        let chars = m.name.chars().count();
-        if chars == 0 || chars > MAX_MEMBER_NAME_CHARS {
+        if m.name.len() > MAX_MEMBER_NAME_BYTES || m.name.trim().is_empty() {
             return Err(GenesisError::Name);
         }
     }
