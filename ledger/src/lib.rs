@@ -8,7 +8,8 @@
 //! - [`merkle`]: the RFC 9162 records log of a block (`records_root`, inclusion proofs);
 //! - [`state_tree`]: the Jellyfish Merkle state tree and its proofs;
 //! - [`store`]: storage behind a trait (RocksDB, memory);
-//! - [`chain`]: the facade the node uses: open, propose, validate, commit, reads.
+//! - [`chain`]: the facade the node uses: open, propose, validate, commit, reads;
+//! - [`proof`]: licence proof bundles and their offline verification.
 //!
 //! The verification side (these modules, Merkle proofs and proof bundles) is pure: no
 //! RocksDB, no tokio. The RocksDB store is behind the `rocksdb` feature.

@@ -2,6 +2,9 @@
 //!
 //! - [`sim`]: the deterministic consensus simulator (seeded network, clock, crashes and
 //!   Byzantine mocks), driven by `tests/simulation.rs`.
+//! - [`cluster`]: the multi-process harness (real `tongban-node` binaries on 127.0.0.1),
+//!   driven by `tests/cluster_*.rs`.
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod sim;
