@@ -1,0 +1,474 @@
+//! `tongban bench`: a load generator that submits signed `IssueLicence` records to a
+//! local network and measures committed records per second and commit latency.
+//!
+//! How it measures, so the figures can be judged:
+//! - authors: `concurrency` bench departments are added as observer members by
+//!   governance first (admin-signed proposals and approvals), so that every worker signs
+//!   with its own key and its nonces arrive at one node in order;
+//! - every record is signed before the clock starts;
+//! - worker `w` submits its author's records one after the other (`POST /v1/records`,
+//!   without waiting for the commit) to node `w mod nodes`, retrying on 503;
+//! - a collector polls one node for new blocks and notes, for every bench record, the
+//!   moment it saw the block that committed it; latency is that moment minus the moment
+//!   the record was submitted, so it includes the poll interval ([`POLL_INTERVAL`]);
+//! - throughput is committed records divided by the time from the first submission to
+//!   the last commit seen.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use tongban_ledger::crypto::public_key;
+use tongban_ledger::ids::{LicenceId, MemberId, TypeCode};
+use tongban_ledger::types::{MemberChange, RecordBody, Role, SignedRecord};
+use tongban_ledger::PublicKey;
+
+use crate::client::{ApiError, NodeClient};
+use crate::devnet::{demo_member_id, DevnetFile};
+use crate::records::{self, NonceClock};
+use crate::{genesis, keyfile};
+
+/// Most records one run submits (all are held in memory, pre-signed).
+pub const MAX_BENCH_RECORDS: usize = 2_000_000;
+/// Most concurrent workers (each is a thread and a bench member).
+pub const MAX_CONCURRENCY: usize = 256;
+/// How often the collector asks for new blocks.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// How long after the last submission the collector waits for stragglers.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pause before retrying a submission the node refused with 503 (mempool full).
+pub const BACKOFF: Duration = Duration::from_millis(5);
+
+/// Why the bench could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// An API call failed.
+    #[error("{what}")]
+    Api {
+        /// The step.
+        what: String,
+        /// The error.
+        source: ApiError,
+    },
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+fn other(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Other(e.to_string())
+}
+
+fn api(what: &str) -> impl FnOnce(ApiError) -> BenchError + '_ {
+    move |source| BenchError::Api {
+        what: what.to_owned(),
+        source,
+    }
+}
+
+/// The bench's settings.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Records to submit.
+    pub records: usize,
+    /// Workers (= bench authors).
+    pub concurrency: usize,
+}
+
+/// The result, also written as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    /// Validators in the network.
+    pub nodes: usize,
+    /// Records submitted.
+    pub records_submitted: usize,
+    /// Records seen committed.
+    pub records_committed: usize,
+    /// Records the nodes refused (422) or that never committed within the drain timeout.
+    pub records_lost: usize,
+    /// Committed records per second, first submission to last commit.
+    pub records_per_second: f64,
+    /// Commit latency percentiles, ms.
+    pub latency_ms_p50: f64,
+    /// 95th percentile.
+    pub latency_ms_p95: f64,
+    /// 99th percentile.
+    pub latency_ms_p99: f64,
+    /// Largest latency.
+    pub latency_ms_max: f64,
+    /// Seconds from the first submission to the last commit.
+    pub duration_s: f64,
+    /// Workers.
+    pub concurrency: usize,
+    /// Cores of this machine (shared by all nodes and the bench itself).
+    pub cpu_cores: usize,
+    /// Blocks that held bench records.
+    pub blocks: usize,
+    /// 503 answers retried.
+    pub retries: u64,
+}
+
+#[derive(Deserialize)]
+struct PayloadLite {
+    author: PublicKey,
+    nonce: u64,
+}
+#[derive(Deserialize)]
+struct RecordLite {
+    payload: PayloadLite,
+}
+#[derive(Deserialize)]
+struct BlockBodyLite {
+    records: Vec<RecordLite>,
+}
+#[derive(Deserialize)]
+struct BlockLite {
+    block: BlockBodyLite,
+}
+
+/// A bench author: a member id and key.
+struct Author {
+    member_id: MemberId,
+    key: SigningKey,
+}
+
+/// Adds the bench authors as observer members (skipping those already members) and
+/// publishes the bench licence type with them as issuers.
+fn register(
+    devnet: &DevnetFile,
+    client: &NodeClient,
+    authors: &[Author],
+    type_code: &TypeCode,
+) -> Result<(), BenchError> {
+    let admins: Vec<SigningKey> = devnet
+        .admin_keys
+        .iter()
+        .map(|p| keyfile::read(p))
+        .collect::<Result<_, _>>()
+        .map_err(other)?;
+    let members = client.members().map_err(api("read members"))?;
+    let threshold = members
+        .params
+        .as_ref()
+        .map(|p| p.governance_threshold)
+        .unwrap_or_else(|| tongban_ledger::types::ChainParams::default().governance_threshold);
+    let needed = (1..=members.admins.len())
+        .find(|k| threshold.is_reached(*k, members.admins.len()))
+        .ok_or_else(|| other("the governance threshold cannot be reached"))?;
+    if needed > admins.len() {
+        return Err(other(format!(
+            "{needed} admin approvals needed, {} admin keys in the devnet file",
+            admins.len()
+        )));
+    }
+    let missing: Vec<&Author> = authors
+        .iter()
+        .filter(|a| !members.members.iter().any(|m| m.id == a.member_id))
+        .collect();
+    let chain_id = &devnet.chain_id;
+    if !missing.is_empty() {
+        let base = records::now_ms();
+        for (round, admin) in admins.iter().take(needed).enumerate() {
+            let mut nonces = NonceClock::new();
+            for (i, a) in missing.iter().enumerate() {
+                let proposal_id = base + i as u64;
+                let body = if round == 0 {
+                    let m = genesis::member(
+                        a.member_id.as_str(),
+                        &format!("bench department {}", a.member_id),
+                        a.member_id.region_code(),
+                        public_key(&a.key),
+                        &[Role::Observer],
+                    )
+                    .map_err(other)?;
+                    RecordBody::ProposeMemberChange {
+                        proposal_id,
+                        change: MemberChange::Add(m),
+                    }
+                } else {
+                    RecordBody::Approve { proposal_id }
+                };
+                let record = records::sign(admin, chain_id, nonces.next_nonce(), body);
+                // Only the last of each round waits: the next round needs the proposals
+                // committed, and one admin's records commit in nonce order.
+                let last = i + 1 == missing.len();
+                client
+                    .submit(&record, last)
+                    .map_err(api("register bench members"))?;
+            }
+        }
+    }
+    let record = records::sign(
+        &admins[0],
+        chain_id,
+        NonceClock::new().next_nonce(),
+        RecordBody::PublishLicenceType {
+            type_code: type_code.clone(),
+            name: "bench licence".into(),
+            issuers: authors.iter().map(|a| a.member_id.clone()).collect(),
+        },
+    );
+    client
+        .submit(&record, true)
+        .map_err(api("publish the bench licence type"))?;
+    let members = client.members().map_err(api("read members"))?;
+    let absent = authors
+        .iter()
+        .filter(|a| !members.members.iter().any(|m| m.id == a.member_id))
+        .count();
+    if absent > 0 {
+        return Err(other(format!(
+            "{absent} bench members are not members after governance"
+        )));
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Runs the bench against the network of `devnet`.
+pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, BenchError> {
+    if options.records == 0 || options.records > MAX_BENCH_RECORDS {
+        return Err(other(format!("--records must be 1..={MAX_BENCH_RECORDS}")));
+    }
+    if options.concurrency == 0 || options.concurrency > MAX_CONCURRENCY {
+        return Err(other(format!(
+            "--concurrency must be 1..={MAX_CONCURRENCY}"
+        )));
+    }
+    let clients: Vec<NodeClient> = devnet
+        .nodes
+        .iter()
+        .map(|n| NodeClient::new(&n.api, None))
+        .collect::<Result<_, _>>()
+        .map_err(api("client"))?;
+    let first = clients
+        .first()
+        .ok_or_else(|| other("the devnet file lists no nodes"))?;
+    let first_member = MemberId::parse(
+        &devnet
+            .nodes
+            .first()
+            .map(|n| n.member_id.clone())
+            .unwrap_or_default(),
+    )
+    .map_err(other)?;
+    let type_code = TypeCode::parse(&format!("{first_member}099")).map_err(other)?;
+
+    // Bench authors are deterministic per index, so a second run reuses the members the
+    // first one registered.
+    let authors: Vec<Author> = (0..options.concurrency)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            seed[8..].copy_from_slice(&[0xBE; 24]);
+            Ok(Author {
+                member_id: demo_member_id("110000", "BENCHM", i).map_err(other)?,
+                key: SigningKey::from_bytes(&seed),
+            })
+        })
+        .collect::<Result<_, BenchError>>()?;
+    eprintln!(
+        "registering {} bench members and the bench licence type…",
+        authors.len()
+    );
+    register(devnet, first, &authors, &type_code)?;
+
+    // Pre-sign everything before the clock starts.
+    eprintln!("signing {} records…", options.records);
+    let run_tag = format!("{:X}", records::now_ms() / 1000);
+    let nonce_base = records::now_ns();
+    let now = records::now_ms();
+    let mut per_worker: Vec<Vec<SignedRecord>> = vec![Vec::new(); authors.len()];
+    for k in 0..options.records {
+        let w = k % authors.len();
+        let a = &authors[w];
+        let serial = format!("B{run_tag}{k:08}");
+        let licence_id =
+            LicenceId::compose(&type_code, a.member_id.as_str(), &serial, 1).map_err(other)?;
+        let body = RecordBody::IssueLicence {
+            licence_id,
+            type_code: type_code.clone(),
+            holder_commitment: records::commitment(b"bench", &serial),
+            document_hash: records::document_hash(serial.as_bytes()),
+            valid_from: now,
+            valid_until: None,
+            supersedes: None,
+        };
+        let nonce = nonce_base + per_worker[w].len() as u64;
+        per_worker[w].push(records::sign(&a.key, &devnet.chain_id, nonce, body));
+    }
+    let mut index: HashMap<(PublicKey, u64), (usize, usize)> = HashMap::new();
+    for (w, list) in per_worker.iter().enumerate() {
+        for (i, r) in list.iter().enumerate() {
+            index.insert((r.payload.author, r.payload.nonce), (w, i));
+        }
+    }
+    let submit_ns: Vec<Vec<AtomicU64>> = per_worker
+        .iter()
+        .map(|l| (0..l.len()).map(|_| AtomicU64::new(u64::MAX)).collect())
+        .collect();
+    let submit_ns = Arc::new(submit_ns);
+    let refused = Arc::new(AtomicUsize::new(0));
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let retries = Arc::new(AtomicU64::new(0));
+    let first_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let start_height = first.status().map_err(api("status"))?.height;
+
+    let bar = ProgressBar::new(options.records as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} committed {per_sec} {msg}",
+        )
+        .map_err(other)?,
+    );
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for (w, list) in per_worker.into_iter().enumerate() {
+        let client = clients[w % clients.len()].clone();
+        let submit_ns = submit_ns.clone();
+        let refused = refused.clone();
+        let submitted = submitted.clone();
+        let retries = retries.clone();
+        let first_error = first_error.clone();
+        workers.push(std::thread::spawn(move || {
+            for (i, record) in list.iter().enumerate() {
+                loop {
+                    let t = start.elapsed().as_nanos() as u64;
+                    match client.submit(record, false) {
+                        Ok(_) => {
+                            submit_ns[w][i].store(t, Ordering::Relaxed);
+                            submitted.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        Err(ApiError::Node { status: 503, .. }) => {
+                            retries.fetch_add(1, Ordering::Relaxed);
+                            std::thread::sleep(BACKOFF);
+                        }
+                        Err(e) => {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                            if let Ok(mut slot) = first_error.lock() {
+                                slot.get_or_insert_with(|| e.to_string());
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+
+    // Collector: follow the chain on node 0.
+    let mut commit_ns: HashMap<(usize, usize), u64> = HashMap::new();
+    let mut height = start_height;
+    let mut blocks = 0usize;
+    let mut last_commit_ns = 0u64;
+    let mut submissions_done_at: Option<Instant> = None;
+    loop {
+        let head = first.status().map_err(api("status"))?.height;
+        while height < head {
+            height += 1;
+            let url = format!("/v1/blocks/{height}");
+            let bytes = first.get_raw(&url).map_err(api("read a block"))?;
+            let seen = start.elapsed().as_nanos() as u64;
+            let block: BlockLite = serde_json::from_slice(&bytes).map_err(other)?;
+            let mut here = 0;
+            for r in &block.block.records {
+                if let Some(&(w, i)) = index.get(&(r.payload.author, r.payload.nonce)) {
+                    if commit_ns.insert((w, i), seen).is_none() {
+                        here += 1;
+                    }
+                }
+            }
+            if here > 0 {
+                blocks += 1;
+                last_commit_ns = seen;
+                bar.set_position(commit_ns.len() as u64);
+            }
+        }
+        let sub = submitted.load(Ordering::Relaxed);
+        let lost = refused.load(Ordering::Relaxed);
+        bar.set_message(format!("submitted {sub}, refused {lost}"));
+        if sub + lost >= options.records {
+            let done_at = *submissions_done_at.get_or_insert_with(Instant::now);
+            if commit_ns.len() >= sub || done_at.elapsed() > DRAIN_TIMEOUT {
+                break;
+            }
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+    bar.finish();
+    for w in workers {
+        let _ = w.join();
+    }
+    if let Ok(slot) = first_error.lock() {
+        if let Some(e) = slot.as_ref() {
+            eprintln!("first refusal: {e}");
+        }
+    }
+
+    let mut latencies: Vec<f64> = commit_ns
+        .iter()
+        .filter_map(|(&(w, i), &c)| {
+            let s = submit_ns[w][i].load(Ordering::Relaxed);
+            (s != u64::MAX).then(|| c.saturating_sub(s) as f64 / 1e6)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let committed = commit_ns.len();
+    let duration_s = last_commit_ns as f64 / 1e9;
+    Ok(BenchResult {
+        nodes: devnet.nodes.len(),
+        records_submitted: options.records,
+        records_committed: committed,
+        records_lost: options.records - committed,
+        records_per_second: if duration_s > 0.0 {
+            committed as f64 / duration_s
+        } else {
+            0.0
+        },
+        latency_ms_p50: percentile(&latencies, 50.0),
+        latency_ms_p95: percentile(&latencies, 95.0),
+        latency_ms_p99: percentile(&latencies, 99.0),
+        latency_ms_max: latencies.last().copied().unwrap_or(0.0),
+        duration_s,
+        concurrency: options.concurrency,
+        cpu_cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        blocks,
+        retries: retries.load(Ordering::Relaxed),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn bench_ids_are_valid() -> Result<(), BenchError> {
+        for i in 0..MAX_CONCURRENCY {
+            demo_member_id("110000", "BENCHM", i).map_err(other)?;
+        }
+        Ok(())
+    }
+}
