@@ -664,7 +664,10 @@ fn open_proposals_are_bounded() {
     // Once one applies it leaves the open list, and there is room again.
     w.ok(&w.admin(1), approve(0));
     let outcome = w.ok(&w.admin(2), approve(0));
-    assert_eq!(outcome.ended_proposals, vec![(0, ProposalStatus::Applied(3))]);
+    assert_eq!(
+        outcome.ended_proposals,
+        vec![(0, ProposalStatus::Applied(3))]
+    );
     w.ok(
         &a0,
         propose(max, MemberChange::AddAdmin(public_key(&key(101)))),

@@ -76,7 +76,9 @@ fn outsider_is_refused_then_added_then_a_member_is_removed() {
     .sign(&outsider_key);
     let (code, body) = cluster.nodes[0].submit(&own, false);
     assert_eq!(code, 422, "{body}");
-    assert_eq!(body["code"], "unknown_author", "{body}");
+    // Approve is an admin-signed body, so a key that is neither member nor admin is
+    // refused as not an admin.
+    assert_eq!(body["code"], "not_admin", "{body}");
     let valid_elsewhere = cluster.admin_record(
         0,
         RecordBody::ProposeMemberChange {
