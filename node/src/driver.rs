@@ -599,11 +599,11 @@ impl Driver {
             let mut mempool = self.lock_mempool();
             for (hash, code, message) in &built.dropped {
                 mempool.remove(hash);
-                self.metrics.reject(*code);
+                self.metrics.reject(code);
                 self.waiters.resolve(
                     hash,
                     &Fate::Rejected {
-                        code: *code,
+                        code,
                         message: message.clone(),
                     },
                 );
