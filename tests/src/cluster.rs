@@ -10,7 +10,7 @@ use std::fs;
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -58,19 +58,7 @@ pub fn free_port() -> u16 {
 
 /// The `tongban-node` binary next to the test executable.
 pub fn node_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/<test> → target/<profile>/tongban-node
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable in target/<profile>/deps");
-    let binary = dir.join("tongban-node");
-    assert!(
-        binary.exists(),
-        "{} not found: run `cargo build --release --bins` (or `cargo build --bins`) first",
-        binary.display()
-    );
-    binary
+    crate::binaries::binary("tongban-node")
 }
 
 /// One node of a cluster.

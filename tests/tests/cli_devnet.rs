@@ -10,40 +10,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+
 use std::time::{Duration, Instant};
+use tongban_tests::binaries::{binary, text, tongban};
 
 /// How long the devnet may take to come up and run its demo on a busy 2-core machine.
 const UP_TIMEOUT: Duration = Duration::from_secs(300);
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory");
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} not found: run `cargo build --release --bins` before the tests",
-        path.display()
-    );
-    path
-}
-
-fn tongban(args: &[&str]) -> Output {
-    Command::new(bin("tongban"))
-        .args(args)
-        .output()
-        .expect("run tongban")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -103,7 +75,7 @@ fn devnet_demo_verdicts_admin_commands_shutdown_and_resume() {
     let net = dir.path().join("net");
     let log = dir.path().join("devnet.out");
     let out_file = std::fs::File::create(&log).expect("log");
-    let child = Command::new(bin("tongban"))
+    let child = Command::new(binary("tongban"))
         .args(["devnet", "--nodes", "4", "--dir", s(&net)])
         .stdin(Stdio::null())
         .stdout(out_file.try_clone().expect("log"))

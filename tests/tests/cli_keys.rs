@@ -2,39 +2,7 @@
 //! files that are not proofs. Run after `cargo build --release --bins` (or a debug
 //! build): the binary is found next to this test's executable.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/cli_keys-HASH → target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory");
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} not found: run `cargo build --release --bins` before the tests",
-        path.display()
-    );
-    path
-}
-
-fn tongban(args: &[&str]) -> Output {
-    Command::new(bin("tongban"))
-        .args(args)
-        .output()
-        .expect("run tongban")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use tongban_tests::binaries::{text, tongban};
 
 #[test]
 fn keygen_writes_an_owner_only_file_and_refuses_to_overwrite() {

@@ -13,34 +13,13 @@ mod proof_support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use tongban_tests::binaries::{binary, text};
+
 use proof_support::{
     active_id, expired_id, future_id, missing_id, revoked_id, suspended_id, TestChain, DOCUMENT,
     TIP,
 };
 use tongban_ledger::proof::ProofBundle;
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory");
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} not found: run `cargo build --release --bins` before the tests",
-        path.display()
-    );
-    path
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 struct Files {
     dir: tempfile::TempDir,
@@ -82,7 +61,7 @@ impl Files {
     }
 
     fn verify(&self, proof: &Path, extra: &[&str]) -> Output {
-        Command::new(bin("tongban"))
+        Command::new(binary("tongban"))
             .args([
                 "verify",
                 "--genesis",
