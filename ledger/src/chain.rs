@@ -17,6 +17,9 @@
 //!
 //! Versions of the state tree are heights: block `h` writes version `h`.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::{Hash32, PublicKey};
@@ -134,13 +137,72 @@ pub enum ChainError {
 pub struct VersionReader<'a, S: ?Sized> {
     store: &'a S,
     version: Height,
+    /// The chain's cache of head values, when `version` is the head.
+    cache: Option<&'a HeadCache>,
 }
 
 impl<S: TreeStore + ?Sized> StateReader for VersionReader<'_, S> {
     fn get(&self, key: &Hash32) -> Result<Option<Vec<u8>>, StateReadError> {
-        self.store
+        if let Some(value) = self.cache.and_then(|cache| cache.get(key)) {
+            return Ok(value);
+        }
+        let value = self
+            .store
             .state_value(key, self.version)
-            .map_err(|e| StateReadError(e.to_string()))
+            .map_err(|e| StateReadError(e.to_string()))?;
+        if let Some(cache) = self.cache {
+            cache.insert(*key, value.clone());
+        }
+        Ok(value)
+    }
+}
+
+/// Most values the head cache holds; when full it starts again empty (the hot keys
+/// return within a block).
+pub const HEAD_CACHE_ENTRIES: usize = 65_536;
+
+/// State values of the head, as recently read: every record's check reads its author's
+/// member entry, key index and nonce, and the licence type, and those few keys are read
+/// again for every record. Reading them from RocksDB each time (a versioned seek) was a
+/// large share of admission and execution.
+///
+/// Invariant: every entry equals the value at the head. It holds because reads at the
+/// head fill it, and a commit (which needs `&mut Chain`, so no reader is alive) updates
+/// every cached key the block wrote before the head moves.
+#[derive(Debug, Default)]
+struct HeadCache {
+    entries: Mutex<HashMap<Hash32, Option<Vec<u8>>>>,
+}
+
+impl HeadCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Hash32, Option<Vec<u8>>>> {
+        // A panic while holding the lock cannot leave a half-written entry behind.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `Some(value)` on a hit (the value may be "absent").
+    fn get(&self, key: &Hash32) -> Option<Option<Vec<u8>>> {
+        self.lock().get(key).cloned()
+    }
+
+    fn insert(&self, key: Hash32, value: Option<Vec<u8>>) {
+        let mut entries = self.lock();
+        if entries.len() >= HEAD_CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, value);
+    }
+
+    /// The block committed: cached keys it wrote take their new values.
+    fn committed(&mut self, batch: &jmt::storage::NodeBatch, version: Height) {
+        let entries = self.entries.get_mut().unwrap_or_else(|e| e.into_inner());
+        for ((v, key), value) in batch.values() {
+            if *v == version {
+                if let Some(slot) = entries.get_mut(&Hash32(key.0)) {
+                    slot.clone_from(value);
+                }
+            }
+        }
     }
 }
 
@@ -166,6 +228,8 @@ pub struct Chain<S> {
     chain_id: String,
     head: ChainHead,
     failed: bool,
+    /// Values of the head state recently read.
+    cache: HeadCache,
 }
 
 fn validator_set_key(height: Height) -> Vec<u8> {
@@ -215,6 +279,7 @@ impl<S: Store> Chain<S> {
                 chain_id: genesis.chain_id.clone(),
                 head,
                 failed: false,
+                cache: HeadCache::default(),
             });
         }
 
@@ -243,6 +308,7 @@ impl<S: Store> Chain<S> {
             chain_id: genesis.chain_id.clone(),
             head,
             failed: false,
+            cache: HeadCache::default(),
         })
     }
 
@@ -271,6 +337,7 @@ impl<S: Store> Chain<S> {
         VersionReader {
             store: &self.store,
             version: self.head.height,
+            cache: Some(&self.cache),
         }
     }
 
@@ -587,6 +654,7 @@ impl<S: Store> Chain<S> {
             self.failed = true;
             return Err(e.into());
         }
+        self.cache.committed(&executed.node_batch, height);
         self.head = head;
         Ok(())
     }
@@ -597,7 +665,12 @@ impl<S: Store> Chain<S> {
 
     /// A value of the current state.
     pub fn get(&self, key: &Hash32) -> Result<Option<Vec<u8>>, ChainError> {
-        Ok(self.store.state_value(key, self.head.height)?)
+        if let Some(value) = self.cache.get(key) {
+            return Ok(value);
+        }
+        let value = self.store.state_value(key, self.head.height)?;
+        self.cache.insert(*key, value.clone());
+        Ok(value)
     }
 
     fn get_decoded<T: serde::de::DeserializeOwned>(

@@ -123,9 +123,26 @@ fn check_charset(
     }
 }
 
+/// GB 32100 value of each byte, or `NOT_USCC`: one table look-up per character, because
+/// member ids are parsed every time a stored licence type or member list is decoded.
+const USCC_VALUES: [u8; 256] = {
+    let mut table = [NOT_USCC; 256];
+    let mut i = 0;
+    while i < USCC_ALPHABET.len() {
+        table[USCC_ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+/// Marks a byte outside the GB 32100 alphabet in [`USCC_VALUES`].
+const NOT_USCC: u8 = u8::MAX;
+
 /// GB 32100 value of a character, if it is in the alphabet.
 fn uscc_value(c: u8) -> Option<u32> {
-    USCC_ALPHABET.iter().position(|&a| a == c).map(|v| v as u32)
+    match USCC_VALUES[usize::from(c)] {
+        NOT_USCC => None,
+        v => Some(u32::from(v)),
+    }
 }
 
 /// The GB 32100 check character for the first 17 characters (which must be valid).
@@ -253,6 +270,11 @@ impl MemberId {
 }
 
 fn parse_uscc(kind: IdKind, s: &str, offset: usize) -> Result<(), IdError> {
+    // Fast path for the common, valid case: 18 bytes of the alphabet (hence ASCII).
+    if s.len() == 18 && s.bytes().all(|b| uscc_value(b).is_some()) {
+        check_region_shape(kind, &s[2..8])?;
+        return check_uscc_checksum(kind, s.as_bytes());
+    }
     if s.chars().count() != 18 {
         return Err(IdError::Length {
             kind,
@@ -261,10 +283,14 @@ fn parse_uscc(kind: IdKind, s: &str, offset: usize) -> Result<(), IdError> {
         });
     }
     check_charset(kind, s, offset, |c| {
-        c.is_ascii() && USCC_ALPHABET.contains(&(c as u8))
+        c.is_ascii() && uscc_value(c as u8).is_some()
     })?;
     check_region_shape(kind, &s[2..8])?;
-    let bytes = s.as_bytes();
+    check_uscc_checksum(kind, s.as_bytes())
+}
+
+/// Checks the 18th character of an 18-byte code of the GB 32100 alphabet.
+fn check_uscc_checksum(kind: IdKind, bytes: &[u8]) -> Result<(), IdError> {
     let expected = uscc_check_char(&bytes[..17]).ok_or_else(|| layout(kind, "bad character"))?;
     if expected != bytes[17] {
         return Err(IdError::Checksum {

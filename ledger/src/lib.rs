@@ -9,7 +9,8 @@
 //! - [`state_tree`]: the Jellyfish Merkle state tree and its proofs;
 //! - [`store`]: storage behind a trait (RocksDB, memory);
 //! - [`chain`]: the facade the node uses: open, propose, validate, commit, reads;
-//! - [`proof`]: licence proof bundles and their offline verification.
+//! - [`proof`]: licence proof bundles and their offline verification;
+//! - [`wire`]: what nodes send each other (record gossip, consensus messages, sync).
 //!
 //! The verification side (these modules, Merkle proofs and proof bundles) is pure: no
 //! RocksDB, no tokio. The RocksDB store is behind the `rocksdb` feature.
@@ -29,5 +30,6 @@ pub mod state;
 pub mod state_tree;
 pub mod store;
 pub mod types;
+pub mod wire;
 
 pub use bytes::{Hash32, PublicKey, Signature};

@@ -392,3 +392,48 @@ mod rocks {
         assert_eq!(on_disk.head(), in_memory.head());
     }
 }
+
+#[test]
+fn head_reads_follow_every_commit_even_when_cached() {
+    // The chain caches head values it has read; a commit must update every cached key
+    // it wrote. Read the same keys (a nonce, a licence, an absent licence) before and
+    // after each of several commits and compare with the tree at that height.
+    let (_, mut chain) = memory_chain();
+    commit_block(&mut chain, &[publish_type_record(1)]);
+    let author = public_key(&key(1));
+    let nonce_key = keys::nonce(&author);
+    let mut watched: Vec<Hash32> = vec![nonce_key];
+    for height in 2..=5u64 {
+        let records = issue_records(height, 8);
+        // The licences of the next block are read (absent) before it commits.
+        for record in &records {
+            if let RecordBody::IssueLicence { licence_id, .. } = &record.payload.body {
+                watched.push(keys::licence(licence_id));
+                assert_eq!(chain.get(&keys::licence(licence_id)).expect("read"), None);
+            }
+        }
+        let before: Vec<_> = watched
+            .iter()
+            .map(|k| chain.get(k).expect("read"))
+            .collect();
+        commit_block(&mut chain, &records);
+        assert_eq!(chain.head().height, height);
+        for (k, old) in watched.iter().zip(&before) {
+            let cached = chain.get(k).expect("read");
+            let (proved, _) = chain.state_proof(k, height).expect("proof");
+            assert_eq!(cached, proved, "key {k} at height {height}");
+            if *k == nonce_key {
+                assert_ne!(&cached, old, "the author's nonce moved");
+            }
+        }
+        // Every licence of this block is now present through the cache.
+        for record in &records {
+            if let RecordBody::IssueLicence { licence_id, .. } = &record.payload.body {
+                assert!(chain
+                    .get(&keys::licence(licence_id))
+                    .expect("read")
+                    .is_some());
+            }
+        }
+    }
+}

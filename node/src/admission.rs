@@ -9,7 +9,8 @@
 //! record by hash, so validating a block never verifies its signature again.
 //!
 //! Records submitted through this node's API are published to the other members once
-//! admitted; gossip relays the rest by itself.
+//! admitted, packed into as few gossip messages as the size limit allows
+//! (`tongban_ledger::wire::RecordBatch`); gossip relays the rest by itself.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,16 +19,20 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tongban_ledger::codec::encode;
 use tongban_ledger::crypto::{sha256, verify_many, SignatureCheck};
 use tongban_ledger::types::SignedRecord;
+use tongban_ledger::wire::RecordBatch;
 use tongban_ledger::Hash32;
 
 use crate::ledger::{CheckOutcome, Ledger};
 use crate::mempool::{Inserted, Mempool, MempoolError};
 use crate::metrics::Metrics;
-use crate::net::NetworkHandle;
+use crate::net::{GossipTopic, NetworkHandle};
 use crate::waiters::{Fate, Waiters};
 
 /// Capacity of the admission queue; a full queue answers 503 `mempool_full` at once.
 pub const ADMISSION_QUEUE: usize = 8_192;
+/// Record gossip messages (batches) waiting for room in the admission queue; gossip is
+/// dropped only beyond this backlog.
+pub const GOSSIP_BATCH_QUEUE: usize = 1_024;
 /// Most records admitted per batch.
 pub const ADMISSION_BATCH: usize = 1_024;
 
@@ -124,22 +129,37 @@ impl Admission {
                 }
             };
             if let Some(net) = &this.net {
-                for bytes in to_publish {
+                if to_publish.is_empty() {
+                    continue;
+                }
+                // One gossip message per batch, not per record: each message pays its
+                // own transport signature at the sender and check at every receiver.
+                let max = net.max_payload(GossipTopic::Records);
+                let (messages, too_large) = RecordBatch::pack(to_publish, max);
+                if !too_large.is_empty() {
+                    tracing::warn!(
+                        records = too_large.len(),
+                        "records larger than a gossip message are not gossiped; they \
+                         commit when this node proposes"
+                    );
+                }
+                for bytes in messages {
                     if let Err(e) = net.publish_record(bytes).await {
-                        // No peer yet, or a full queue: the record stays in our mempool
-                        // and commits when this node proposes.
-                        tracing::debug!("record not gossiped: {e}");
+                        // No peer yet, or a full queue: the records stay in our mempool
+                        // and commit when this node proposes.
+                        tracing::debug!("records not gossiped: {e}");
                     }
                 }
             }
         }
     }
 
-    /// Admits a batch; returns the encodings of API records to publish.
-    fn admit_batch(&self, batch: Vec<Submission>) -> Vec<Vec<u8>> {
+    /// Admits a batch; returns the API records to publish, in admission order, with their
+    /// encoded lengths.
+    fn admit_batch(&self, batch: Vec<Submission>) -> Vec<(SignedRecord, usize)> {
         let params = self.ledger.params();
         let chain_id = self.ledger.chain_id().to_string();
-        let mut prepared: Vec<(Submission, Hash32, Vec<u8>)> = Vec::with_capacity(batch.len());
+        let mut prepared: Vec<(Submission, Hash32, usize)> = Vec::with_capacity(batch.len());
         for submission in batch {
             let bytes = encode(&submission.record);
             let hash = sha256(&[&bytes]);
@@ -182,7 +202,7 @@ impl Admission {
                 self.refuse(submission, mempool_refusal(&MempoolError::Full(limit)));
                 continue;
             }
-            prepared.push((submission, hash, bytes));
+            prepared.push((submission, hash, bytes.len()));
         }
         if prepared.is_empty() {
             return Vec::new();
@@ -211,7 +231,7 @@ impl Admission {
         let now_ms = crate::clock::now_ms();
         let mut to_publish = Vec::new();
         let mut added = false;
-        for ((submission, hash, bytes), signature) in prepared.into_iter().zip(signatures) {
+        for ((submission, hash, len), signature) in prepared.into_iter().zip(signatures) {
             if signature.is_err() {
                 self.refuse(
                     submission,
@@ -252,7 +272,7 @@ impl Admission {
                 Ok(Inserted::New) => {
                     added = true;
                     if submission.source == Source::Api {
-                        to_publish.push(bytes);
+                        to_publish.push((submission.record.clone(), len));
                     }
                     self.answer_ok(submission, hash, Admitted::New);
                 }

@@ -64,6 +64,7 @@ pub fn router(state: Arc<ApiState>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/v1/status", get(get_status))
         .route("/v1/records", post(post_record))
+        .route("/v1/records/batch", post(post_record_batch))
         .route("/v1/records/{hash}", get(get_record))
         .route("/v1/licences", post(post_licence))
         .route("/v1/licences/{id}", get(get_licence))
@@ -384,6 +385,135 @@ async fn post_record(
     let wait = query.wait_for_commit()?;
     let record: SignedRecord = parse_body(&headers, body)?;
     submit(&state, record, wait, None).await
+}
+
+/// Most records in one `POST /v1/records/batch`.
+pub const MAX_SUBMIT_BATCH: usize = 1_000;
+
+/// The answer for one record of a batch.
+#[derive(Debug, Serialize)]
+struct BatchItem {
+    record_hash: Hash32,
+    /// `pending`, `committed` or `refused`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
+    /// Why it was refused (the same codes as `POST /v1/records`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    /// The refusal is temporary (the node is full): submit the record again later.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    retry: bool,
+}
+
+impl BatchItem {
+    fn refused(record_hash: Hash32, refusal: Refused) -> BatchItem {
+        BatchItem {
+            record_hash,
+            status: "refused",
+            duplicate: false,
+            code: Some(refusal.code),
+            message: Some(refusal.message),
+            retry: refusal.temporary,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct BatchResponse {
+    /// Records now pending or already committed.
+    accepted: usize,
+    /// Records refused (see each result's `code`).
+    refused: usize,
+    /// One result per submitted record, in order.
+    results: Vec<BatchItem>,
+}
+
+/// `POST /v1/records/batch`: up to [`MAX_SUBMIT_BATCH`] pre-signed records in one call,
+/// for a department system that issues in bulk. Every record is admitted on its own
+/// (one record's refusal does not affect the others) and gets its own result; the call
+/// answers once each is pending or refused. Records enter the admission queue in the
+/// order given, so one author's records keep their nonce order; when the queue fills, the
+/// record that did not fit and every later one are refused with `retry: true`.
+async fn post_record_batch(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let records: Vec<SignedRecord> = parse_body(&headers, body)?;
+    if records.is_empty() || records.len() > MAX_SUBMIT_BATCH {
+        return Err(ApiError::bad_request(
+            "bad_batch_size",
+            format!(
+                "a batch holds 1..={MAX_SUBMIT_BATCH} records, this one {}",
+                records.len()
+            ),
+        ));
+    }
+    let mut queued = Vec::with_capacity(records.len());
+    let mut full = false;
+    for record in records {
+        let hash = record.hash();
+        if full {
+            queued.push((hash, None));
+            continue;
+        }
+        let (reply, answer) = oneshot::channel();
+        let submission = Submission {
+            record,
+            source: Source::Api,
+            reply: Some(reply),
+        };
+        if state.admission.try_send(submission).is_ok() {
+            queued.push((hash, Some(answer)));
+        } else {
+            full = true;
+            queued.push((hash, None));
+        }
+    }
+    let mut results = Vec::with_capacity(queued.len());
+    for (hash, answer) in queued {
+        let Some(answer) = answer else {
+            state.metrics.reject("mempool_full");
+            results.push(BatchItem::refused(
+                hash,
+                Refused {
+                    code: "mempool_full",
+                    message: "the admission queue is full; try again later".to_string(),
+                    temporary: true,
+                },
+            ));
+            continue;
+        };
+        let item = match answer
+            .await
+            .map_err(|_| ApiError::internal("admission task stopped"))?
+        {
+            Ok((hash, admitted)) => BatchItem {
+                record_hash: hash,
+                status: if admitted == Admitted::AlreadyCommitted {
+                    "committed"
+                } else {
+                    "pending"
+                },
+                duplicate: admitted != Admitted::New,
+                code: None,
+                message: None,
+                retry: false,
+            },
+            Err(refusal) => BatchItem::refused(hash, refusal),
+        };
+        results.push(item);
+    }
+    let refused = results.iter().filter(|r| r.status == "refused").count();
+    let response = BatchResponse {
+        accepted: results.len() - refused,
+        refused,
+        results,
+    };
+    Ok((StatusCode::OK, Json(response)).into_response())
 }
 
 /// Signs `body` with the node's key and the next operator nonce, and submits it.

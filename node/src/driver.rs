@@ -46,7 +46,7 @@ use crate::metrics::Metrics;
 use crate::net::{NetError, NetworkHandle, SyncResponse};
 use crate::status::StatusCell;
 use crate::waiters::{Fate, Waiters};
-use crate::wire::{ConsensusWire, SyncedBlock};
+use tongban_ledger::wire::{ConsensusWire, SyncedBlock};
 
 /// Capacity of the driver's event queue (consensus gossip, sync results, peer events).
 pub const DRIVER_QUEUE: usize = 4_096;

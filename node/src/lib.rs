@@ -9,7 +9,7 @@
 //! - [`driver`]: the one task that owns consensus and writes the ledger ([`ledger`]);
 //! - [`api`]: the HTTP API; [`waiters`]: `?wait=commit`; [`nonce`]: operator nonces;
 //! - [`metrics`], [`status`]: what operators watch;
-//! - [`wire`]: what goes over gossip and sync; [`run`]: start-up wiring.
+//! - [`run`]: start-up wiring. What goes over gossip and sync is `tongban_ledger::wire`.
 #![forbid(unsafe_code)]
 
 pub mod admission;
@@ -27,4 +27,3 @@ pub mod nonce;
 pub mod run;
 pub mod status;
 pub mod waiters;
-pub mod wire;

@@ -15,8 +15,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::{mpsc, Notify};
 use tongban_ledger::crypto::public_key;
+use tongban_ledger::types::SignedRecord;
 
-use crate::admission::{Admission, Source, Submission, ADMISSION_QUEUE};
+use crate::admission::{Admission, Source, Submission, ADMISSION_QUEUE, GOSSIP_BATCH_QUEUE};
 use crate::api::{self, ApiState};
 use crate::driver::{Driver, DriverConfig, DriverEvent, DRIVER_QUEUE};
 use crate::home::Home;
@@ -27,7 +28,7 @@ use crate::net::{self, NetEvent, NetLimits, Network, NetworkConfig, SyncResponse
 use crate::nonce::NonceCounter;
 use crate::status::{NodeStatus, StatusCell};
 use crate::waiters::Waiters;
-use crate::wire::SyncedBlock;
+use tongban_ledger::wire::{RecordBatch, SyncedBlock};
 
 /// File of the operator nonce counter, in the data directory.
 pub const NONCE_FILE: &str = "operator_nonce";
@@ -128,6 +129,29 @@ async fn run(home: Home) -> anyhow::Result<()> {
     };
     tokio::spawn(admission.run(admission_rx));
 
+    // Record gossip waits for room in the admission queue instead of being dropped when
+    // the API fills it: a record one node lacks while it holds the same author's next one
+    // becomes stale once that one commits. Its own queue keeps the wait away from the
+    // router, which also carries consensus messages.
+    let (gossip_tx, mut gossip_rx) = mpsc::channel::<Vec<SignedRecord>>(GOSSIP_BATCH_QUEUE);
+    {
+        let admission_tx = admission_tx.clone();
+        tokio::spawn(async move {
+            while let Some(records) = gossip_rx.recv().await {
+                for record in records {
+                    let submission = Submission {
+                        record,
+                        source: Source::Gossip,
+                        reply: None,
+                    };
+                    if admission_tx.send(submission).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
     // Driver.
     let (driver_tx, driver_rx) = mpsc::channel::<DriverEvent>(DRIVER_QUEUE);
     let consensus_config = tongban_consensus::Config {
@@ -159,32 +183,27 @@ async fn run(home: Home) -> anyhow::Result<()> {
 
     // Router: network events to their consumers.
     {
-        let admission_tx = admission_tx.clone();
         let ledger = Arc::clone(&ledger);
         let metrics = Arc::clone(&metrics);
         tokio::spawn(async move {
             while let Some(event) = net_events.recv().await {
                 match event {
-                    NetEvent::Record { from, bytes } => {
-                        match tongban_ledger::codec::decode(&bytes) {
-                            Ok(record) => {
-                                let submission = Submission {
-                                    record,
-                                    source: Source::Gossip,
-                                    reply: None,
-                                };
-                                // A full queue drops gossip: the record is in other
-                                // mempools too and commits through them.
-                                if admission_tx.try_send(submission).is_err() {
+                    NetEvent::Record { from, bytes } => match RecordBatch::from_bytes(&bytes) {
+                        Ok(RecordBatch(records)) => {
+                            let count = records.len();
+                            // Only a long backlog drops gossip; the records are in other
+                            // mempools too and commit through them.
+                            if gossip_tx.try_send(records).is_err() {
+                                for _ in 0..count {
                                     metrics.reject("mempool_full");
                                 }
                             }
-                            Err(e) => {
-                                metrics.bad_messages.inc();
-                                tracing::debug!(%from, "undecodable record gossip: {e}");
-                            }
                         }
-                    }
+                        Err(e) => {
+                            metrics.bad_messages.inc();
+                            tracing::debug!(%from, "undecodable record gossip: {e}");
+                        }
+                    },
                     NetEvent::Consensus { from, bytes } => {
                         if driver_tx
                             .send(DriverEvent::Consensus { from, bytes })

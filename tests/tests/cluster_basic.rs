@@ -222,6 +222,27 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
         "unauthorized",
     );
 
+    // Batches: an empty one and one over the limit are refused whole; in a batch of bad
+    // records each gets its own refusal with the same code as alone.
+    expect_error(
+        node.post_raw("/v1/records/batch", b"[]".to_vec(), None),
+        400,
+        "bad_batch_size",
+    );
+    let too_many = vec![serde_json::to_value(&forged).expect("JSON"); 1_001];
+    expect_error(
+        node.post("/v1/records/batch", &Value::Array(too_many)),
+        400,
+        "bad_batch_size",
+    );
+    let (code, answer) = node.post("/v1/records/batch", &json!([forged, replay]));
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["accepted"], 0, "{answer}");
+    assert_eq!(answer["refused"], 2, "{answer}");
+    assert_eq!(answer["results"][0]["code"], "bad_signature", "{answer}");
+    assert_eq!(answer["results"][1]["code"], "stale_nonce", "{answer}");
+    assert_eq!(answer["results"][0]["record_hash"], json!(forged.hash()));
+
     // Nothing changed: after another block the state root is the same and the licence
     // is still active.
     let height = before["height"].as_u64().expect("height");
@@ -232,15 +253,69 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
     assert_eq!(code, 200);
     assert_eq!(licence["licence"]["status"], "active");
 
-    // Metrics show the rejections by reason.
+    // Metrics show the rejections by reason: the forged record alone and in a batch.
     let (code, metrics) = node.get("/metrics");
     assert_eq!(code, 200);
     let text = metrics.as_str().unwrap_or_default();
     assert!(
-        text.contains("tongban_rejected_records_total{reason=\"bad_signature\"} 1"),
+        text.contains("tongban_rejected_records_total{reason=\"bad_signature\"} 2"),
         "{text}"
     );
     assert!(text.contains("tongban_height"), "{text}");
     let (code, health) = node.get("/healthz");
     assert_eq!(code, 200, "{health}");
+
+    // A good batch: two catalogue items from one admin, in nonce order, plus a third
+    // record that is refused; the good ones commit, the refused one changes nothing.
+    let items: Vec<_> = ["ITEM-101", "ITEM-102"]
+        .iter()
+        .map(|code| {
+            cluster.admin_record(
+                0,
+                RecordBody::PublishItem {
+                    item_code: ItemCode::parse(code).expect("item code"),
+                    name: format!("batch item {code}"),
+                    time_limit_days: 3,
+                    modes: vec![CaseMode::Online],
+                    uses_types: vec![],
+                    issues_types: vec![],
+                },
+            )
+        })
+        .collect();
+    let node = &cluster.nodes[2];
+    let (code, answer) = node.post("/v1/records/batch", &json!([items[0], items[1], forged]));
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["accepted"], 2, "{answer}");
+    assert_eq!(answer["results"][0]["status"], "pending", "{answer}");
+    assert_eq!(answer["results"][1]["status"], "pending", "{answer}");
+    assert_eq!(answer["results"][2]["status"], "refused", "{answer}");
+    assert_eq!(answer["results"][2]["code"], "bad_signature", "{answer}");
+    // Both commit (a re-submission answers "committed" once they have).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (code, answer) = cluster.nodes[0].post("/v1/records/batch", &json!(items));
+        assert_eq!(code, 200, "{answer}");
+        let statuses: Vec<&str> = answer["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| r["status"].as_str().unwrap_or_default())
+            .collect();
+        if statuses == ["committed", "committed"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "batch records not committed: {answer}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (code, catalog) = cluster.nodes[3].get("/v1/catalog");
+    assert_eq!(code, 200);
+    let text = catalog.to_string();
+    assert!(
+        text.contains("ITEM-101") && text.contains("ITEM-102"),
+        "{catalog}"
+    );
 }

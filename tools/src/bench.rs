@@ -6,8 +6,14 @@
 //!   governance first (admin-signed proposals and approvals), so that every worker signs
 //!   with its own key and its nonces arrive at one node in order;
 //! - every record is signed before the clock starts;
-//! - worker `w` submits its author's records one after the other (`POST /v1/records`,
-//!   without waiting for the commit) to node `w mod nodes`, retrying on 503;
+//! - worker `w` submits its author's records in order to node `w mod nodes`, without
+//!   waiting for the commit: `batch` records per call (`POST /v1/records/batch`, the way a
+//!   department system issuing in bulk would), or one per call (`POST /v1/records`) with
+//!   `--batch 1`; records refused as temporary (node full) are sent again after a pause;
+//! - with `--max-pending P`, a worker waits before a call while more than P records are
+//!   submitted and not yet seen committed, so the load follows what the network commits
+//!   and latency is not dominated by a growing queue (closed loop); without it the load
+//!   is as fast as the nodes admit;
 //! - a collector polls one node for new blocks and notes, for every bench record, the
 //!   moment it saw the block that committed it; latency is that moment minus the moment
 //!   the record was submitted, so it includes the poll interval ([`POLL_INTERVAL`]);
@@ -42,6 +48,10 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause before retrying a submission the node refused with 503 (mempool full).
 pub const BACKOFF: Duration = Duration::from_millis(5);
+/// How often a worker waiting for `--max-pending` room looks again.
+pub const PENDING_POLL: Duration = Duration::from_millis(2);
+/// Most records per batch call (the node's `MAX_SUBMIT_BATCH`).
+pub const MAX_SUBMIT_BATCH: usize = 1_000;
 
 /// Why the bench could not run.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +87,12 @@ pub struct BenchOptions {
     pub records: usize,
     /// Workers (= bench authors).
     pub concurrency: usize,
+    /// Records per API call: 1 = `POST /v1/records`, more = `POST /v1/records/batch`.
+    pub batch: usize,
+    /// Most records submitted but not yet seen committed, over all workers; 0 = no
+    /// limit (every worker submits as fast as the nodes admit, and latency then measures
+    /// the queue).
+    pub max_pending: usize,
 }
 
 /// The result, also written as JSON.
@@ -104,6 +120,10 @@ pub struct BenchResult {
     pub duration_s: f64,
     /// Workers.
     pub concurrency: usize,
+    /// Records per API call.
+    pub batch: usize,
+    /// `--max-pending` (0 = no limit).
+    pub max_pending: usize,
     /// Cores of this machine (shared by all nodes and the bench itself).
     pub cpu_cores: usize,
     /// Blocks that held bench records.
@@ -228,6 +248,130 @@ fn register(
     Ok(())
 }
 
+/// One submitting thread: its author's records, in nonce order.
+struct Worker {
+    w: usize,
+    start: Instant,
+    client: NodeClient,
+    submit_ns: Arc<Vec<Vec<AtomicU64>>>,
+    submitted: Arc<AtomicUsize>,
+    refused: Arc<AtomicUsize>,
+    retries: Arc<AtomicU64>,
+    first_error: Arc<Mutex<Option<String>>>,
+    /// Records seen committed (by the collector).
+    committed: Arc<AtomicUsize>,
+    max_pending: usize,
+}
+
+impl Worker {
+    /// Waits while `more` records would put the pending count over `max_pending`.
+    fn wait_for_room(&self, more: usize) {
+        if self.max_pending == 0 {
+            return;
+        }
+        loop {
+            // `submitted` counts accepted records only; refused ones never commit.
+            let pending = self
+                .submitted
+                .load(Ordering::Relaxed)
+                .saturating_sub(self.committed.load(Ordering::Relaxed));
+            if pending + more <= self.max_pending || pending == 0 {
+                return;
+            }
+            std::thread::sleep(PENDING_POLL);
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    fn accepted(&self, i: usize, at_ns: u64) {
+        self.submit_ns[self.w][i].store(at_ns, Ordering::Relaxed);
+        self.submitted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn lost(&self, count: usize, error: impl FnOnce() -> String) {
+        self.refused.fetch_add(count, Ordering::Relaxed);
+        if let Ok(mut slot) = self.first_error.lock() {
+            slot.get_or_insert_with(error);
+        }
+    }
+
+    /// `POST /v1/records` per record, retrying on 503.
+    fn one_by_one(&self, list: &[SignedRecord]) {
+        for (i, record) in list.iter().enumerate() {
+            self.wait_for_room(1);
+            loop {
+                let t = self.now_ns();
+                match self.client.submit(record, false) {
+                    Ok(_) => {
+                        self.accepted(i, t);
+                        break;
+                    }
+                    Err(ApiError::Node { status: 503, .. }) => {
+                        self.retries.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(BACKOFF);
+                    }
+                    Err(e) => {
+                        self.lost(1, || e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `POST /v1/records/batch` with `batch` records per call. Records refused as
+    /// temporary are sent again (with the rest of the list after them, so nonce order
+    /// holds); a call that fails as a whole is retried on 503 and ends the worker
+    /// otherwise.
+    fn in_batches(&self, list: &[SignedRecord], batch: usize) {
+        let mut next = 0;
+        while next < list.len() {
+            let end = (next + batch).min(list.len());
+            self.wait_for_room(end - next);
+            let t = self.now_ns();
+            let answer = match self.client.submit_batch(&list[next..end]) {
+                Ok(answer) => answer,
+                Err(ApiError::Node { status: 503, .. }) => {
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(BACKOFF);
+                    continue;
+                }
+                Err(e) => {
+                    self.lost(list.len() - next, || e.to_string());
+                    return;
+                }
+            };
+            // Resume at the first record refused as temporary.
+            let mut resume = end;
+            for (k, item) in answer.results.iter().enumerate() {
+                let i = next + k;
+                match item.status.as_str() {
+                    "refused" if item.retry => {
+                        resume = i;
+                        break;
+                    }
+                    "refused" => self.lost(1, || {
+                        format!(
+                            "{}: {}",
+                            item.code.as_deref().unwrap_or("refused"),
+                            item.message.as_deref().unwrap_or("")
+                        )
+                    }),
+                    _ => self.accepted(i, t),
+                }
+            }
+            if resume < end {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(BACKOFF);
+            }
+            next = resume;
+        }
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -240,6 +384,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, BenchError> {
     if options.records == 0 || options.records > MAX_BENCH_RECORDS {
         return Err(other(format!("--records must be 1..={MAX_BENCH_RECORDS}")));
+    }
+    if options.batch == 0 || options.batch > MAX_SUBMIT_BATCH {
+        return Err(other(format!("--batch must be 1..={MAX_SUBMIT_BATCH}")));
     }
     if options.concurrency == 0 || options.concurrency > MAX_CONCURRENCY {
         return Err(other(format!(
@@ -321,6 +468,7 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
     let submit_ns = Arc::new(submit_ns);
     let refused = Arc::new(AtomicUsize::new(0));
     let submitted = Arc::new(AtomicUsize::new(0));
+    let committed = Arc::new(AtomicUsize::new(0));
     let retries = Arc::new(AtomicU64::new(0));
     let first_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let start_height = first.status().map_err(api("status"))?.height;
@@ -339,31 +487,28 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
         let submit_ns = submit_ns.clone();
         let refused = refused.clone();
         let submitted = submitted.clone();
+        let committed = committed.clone();
+        let max_pending = options.max_pending;
         let retries = retries.clone();
         let first_error = first_error.clone();
+        let batch = options.batch;
         workers.push(std::thread::spawn(move || {
-            for (i, record) in list.iter().enumerate() {
-                loop {
-                    let t = start.elapsed().as_nanos() as u64;
-                    match client.submit(record, false) {
-                        Ok(_) => {
-                            submit_ns[w][i].store(t, Ordering::Relaxed);
-                            submitted.fetch_add(1, Ordering::Relaxed);
-                            break;
-                        }
-                        Err(ApiError::Node { status: 503, .. }) => {
-                            retries.fetch_add(1, Ordering::Relaxed);
-                            std::thread::sleep(BACKOFF);
-                        }
-                        Err(e) => {
-                            refused.fetch_add(1, Ordering::Relaxed);
-                            if let Ok(mut slot) = first_error.lock() {
-                                slot.get_or_insert_with(|| e.to_string());
-                            }
-                            break;
-                        }
-                    }
-                }
+            let worker = Worker {
+                w,
+                start,
+                client,
+                submit_ns,
+                submitted,
+                committed,
+                max_pending,
+                refused,
+                retries,
+                first_error,
+            };
+            if batch == 1 {
+                worker.one_by_one(&list);
+            } else {
+                worker.in_batches(&list, batch);
             }
         }));
     }
@@ -394,6 +539,7 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
                 blocks += 1;
                 last_commit_ns = seen;
                 bar.set_position(commit_ns.len() as u64);
+                committed.store(commit_ns.len(), Ordering::Relaxed);
             }
         }
         let sub = submitted.load(Ordering::Relaxed);
@@ -443,6 +589,8 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
         latency_ms_max: latencies.last().copied().unwrap_or(0.0),
         duration_s,
         concurrency: options.concurrency,
+        batch: options.batch,
+        max_pending: options.max_pending,
         cpu_cores: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),

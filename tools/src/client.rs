@@ -132,6 +132,38 @@ pub struct SubmitResponse {
     pub block_hash: Option<Hash32>,
 }
 
+/// One record's result in `POST /v1/records/batch`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchItem {
+    /// The record's hash.
+    pub record_hash: Hash32,
+    /// `pending`, `committed` or `refused`.
+    pub status: String,
+    /// Already known to the node.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Why it was refused.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Why it was refused, for humans.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The refusal is temporary: submit again later.
+    #[serde(default)]
+    pub retry: bool,
+}
+
+/// The answer to `POST /v1/records/batch`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchAnswer {
+    /// Records pending or already committed.
+    pub accepted: usize,
+    /// Records refused.
+    pub refused: usize,
+    /// One result per record, in the order submitted.
+    pub results: Vec<BatchItem>,
+}
+
 /// `GET /v1/licences/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LicenceAnswer {
@@ -377,6 +409,11 @@ impl NodeClient {
     /// `POST /v1/records`.
     pub fn submit(&self, record: &SignedRecord, wait: bool) -> Result<SubmitResponse, ApiError> {
         self.post(&format!("/v1/records{}", Self::wait_query(wait)), record)
+    }
+
+    /// `POST /v1/records/batch`: several records in one call, one result each.
+    pub fn submit_batch(&self, records: &[SignedRecord]) -> Result<BatchAnswer, ApiError> {
+        self.post("/v1/records/batch", &records)
     }
 
     /// `GET /v1/records/{hash}`.

@@ -95,6 +95,13 @@ enum Command {
         /// Concurrent submitters (each a bench member with its own key).
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Records per API call (`POST /v1/records/batch`); 1 submits each record on its
+        /// own (`POST /v1/records`).
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
+        /// Most records submitted and not yet committed (closed loop); 0 = no limit.
+        #[arg(long, default_value_t = 0)]
+        max_pending: usize,
         /// Write the result as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -240,10 +247,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             nodes,
             records,
             concurrency,
+            batch,
+            max_pending,
             json,
             devnet,
             dir,
-        } => bench_command(nodes, records, concurrency, json, devnet, dir)?,
+        } => bench_command(
+            nodes,
+            bench::BenchOptions {
+                records,
+                concurrency,
+                batch,
+                max_pending,
+            },
+            json,
+            devnet,
+            dir,
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -400,16 +420,11 @@ fn devnet_command(
 
 fn bench_command(
     nodes: usize,
-    records: usize,
-    concurrency: usize,
+    options: bench::BenchOptions,
     json: Option<PathBuf>,
     devnet_file: Option<PathBuf>,
     dir: Option<PathBuf>,
 ) -> Result<()> {
-    let options = bench::BenchOptions {
-        records,
-        concurrency,
-    };
     let (file, mut processes) = match devnet_file {
         Some(path) => (devnet::read_devnet_file(&path)?, None),
         None => {

@@ -77,13 +77,16 @@ use tongban_ledger::PublicKey;
 
 pub use sync::{SyncRequest, SyncResponse, SYNC_PROTOCOL};
 
-/// Gossip topic for signed records on their way to the mempools.
-pub const RECORDS_TOPIC: &str = "tongban/records/1";
+/// Gossip topic for signed records on their way to the mempools. Each message is a
+/// `tongban_ledger::wire::RecordBatch` (version 2; version 1 carried one record).
+pub const RECORDS_TOPIC: &str = "tongban/records/2";
 /// Gossip topic for proposals and votes.
 pub const CONSENSUS_TOPIC: &str = "tongban/consensus/1";
 
-/// Default largest record message. A record is a few hundred bytes to a few KiB.
-pub const MAX_RECORD_MESSAGE_BYTES: usize = 64 * 1024;
+/// Default largest record message: a batch of records (a record is a few hundred bytes
+/// to a few KiB; the chain's `max_record_bytes` is 16 KiB by default). A record too large
+/// for any message is not gossiped; it commits when its own node proposes.
+pub const MAX_RECORD_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Default largest consensus message. A proposal carries its block, so this also bounds
 /// the size of a block the node may propose.
 pub const MAX_CONSENSUS_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -454,6 +457,11 @@ impl NetworkHandle {
     /// Our own peer id.
     pub fn local_peer_id(&self) -> PeerId {
         self.local_peer_id
+    }
+
+    /// Largest payload allowed on `topic`.
+    pub fn max_payload(&self, topic: GossipTopic) -> usize {
+        topic.max_bytes(&self.limits)
     }
 
     /// Publishes a record message on [`RECORDS_TOPIC`].

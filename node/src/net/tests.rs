@@ -89,7 +89,7 @@ fn topic_limits_come_from_the_config() {
     };
     assert_eq!(GossipTopic::Records.max_bytes(&limits), 10);
     assert_eq!(GossipTopic::Consensus.max_bytes(&limits), 20);
-    assert_eq!(GossipTopic::Records.name(), "tongban/records/1");
+    assert_eq!(GossipTopic::Records.name(), "tongban/records/2");
     assert_eq!(GossipTopic::Consensus.name(), "tongban/consensus/1");
 }
 
