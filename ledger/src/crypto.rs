@@ -9,8 +9,9 @@
 //! encodings accepted), and the check is the cofactored `[8][s]B = [8]R + [8][k]A`. Under
 //! ZIP 215 single and batch verification accept exactly the same signatures, so whether a
 //! signature is valid is a function of `(key, message, signature)` alone, never of which
-//! other signatures shared its batch. [`verify`] and [`verify_many`] are the only two
-//! ways the ledger checks a signature, and they implement that one rule.
+//! other signatures shared its batch. [`verify`] and [`verify_many`] (with its
+//! all-or-nothing core [`batch_verifies`]) are the only ways the ledger checks a
+//! signature, and they implement that one rule.
 //!
 //! Which keys may be *bound to an identity* (a member, an admin, a validator) is a
 //! separate, stricter rule, [`verifying_key`]: ZIP 215 accepts signatures under a
@@ -135,8 +136,30 @@ fn verify_chunk(chunk: &[SignatureCheck<'_>]) -> Vec<Result<(), SignatureError>>
         .iter()
         .map(|(key, message, signature)| zip215_item(key, message, signature))
         .collect();
+    if batch_passes(chunk, &items) {
+        return vec![Ok(()); chunk.len()];
+    }
+    items
+        .into_iter()
+        .map(|item| item.verify_single().map_err(from_zebra))
+        .collect()
+}
+
+/// The batch form of the rule, all or nothing: `true` exactly when every item passes
+/// [`verify`] (ZIP 215 guarantees it; an invalid item slips through only with
+/// probability about 2^-128). [`verify_many`] is what callers want; this is exposed so
+/// that tests can hold the batch equation itself to the single verdicts.
+pub fn batch_verifies(items: &[SignatureCheck<'_>]) -> bool {
+    let prepared: Vec<batch::Item> = items
+        .iter()
+        .map(|(key, message, signature)| zip215_item(key, message, signature))
+        .collect();
+    batch_passes(items, &prepared)
+}
+
+fn batch_passes(chunk: &[SignatureCheck<'_>], items: &[batch::Item]) -> bool {
     let mut verifier = batch::Verifier::new();
-    for item in &items {
+    for item in items {
         verifier.queue(item.clone());
     }
     // Under ZIP 215 a batch of valid signatures passes whatever its coefficients (each
@@ -147,13 +170,7 @@ fn verify_chunk(chunk: &[SignatureCheck<'_>]) -> Vec<Result<(), SignatureError>>
     // Fiat-Shamir challenge over everything the residues depend on: verification stays
     // a pure function (consensus uses it, and allows no randomness inside) and needs no
     // OS entropy (the verifier-only build).
-    if verifier.verify(batch_coefficients(chunk)).is_ok() {
-        return vec![Ok(()); chunk.len()];
-    }
-    items
-        .into_iter()
-        .map(|item| item.verify_single().map_err(from_zebra))
-        .collect()
+    verifier.verify(batch_coefficients(chunk)).is_ok()
 }
 
 /// The stream of batch coefficients for `chunk`: ChaCha20 keyed by SHA-256 over a

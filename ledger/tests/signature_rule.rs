@@ -16,7 +16,8 @@ use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use sha2::{Digest, Sha512};
 use tongban_ledger::crypto::{
-    public_key, verify, verify_many, verifying_key, SignatureCheck, SignatureError, SIGNATURE_BATCH,
+    batch_verifies, public_key, verify, verify_many, verifying_key, SignatureCheck, SignatureError,
+    SIGNATURE_BATCH,
 };
 use tongban_ledger::{PublicKey, Signature};
 
@@ -154,15 +155,35 @@ fn checks<'a>(items: &'a [(PublicKey, Vec<u8>, Signature)]) -> Vec<SignatureChec
     items.iter().map(|(k, m, s)| (k, m.as_slice(), s)).collect()
 }
 
-/// Per-item verdicts single vs batch must be equal; returns the single verdicts.
+/// Per-item verdicts single vs `verify_many` must be equal, and the batch equation alone
+/// (`batch_verifies`, no fallback) must pass exactly when every item passes alone, for
+/// the whole set and for every `SIGNATURE_BATCH` chunk of it. Returns the single
+/// verdicts.
 fn assert_single_equals_batch(
     items: &[(PublicKey, Vec<u8>, Signature)],
 ) -> Vec<Result<(), SignatureError>> {
     let single: Vec<_> = items.iter().map(|(k, m, s)| verify(k, m, s)).collect();
-    let batch = verify_many(&checks(items));
+    let all = checks(items);
+    let batch = verify_many(&all);
     assert_eq!(batch.len(), items.len());
     for (i, (one, many)) in single.iter().zip(&batch).enumerate() {
         assert_eq!(one, many, "item {i}: single and batch verdicts differ");
+    }
+    assert_eq!(
+        batch_verifies(&all),
+        single.iter().all(Result::is_ok),
+        "the batch equation over all items disagrees with the single verdicts"
+    );
+    for (c, (chunk, verdicts)) in all
+        .chunks(SIGNATURE_BATCH)
+        .zip(single.chunks(SIGNATURE_BATCH))
+        .enumerate()
+    {
+        assert_eq!(
+            batch_verifies(chunk),
+            verdicts.iter().all(Result::is_ok),
+            "chunk {c}: the batch equation disagrees with the single verdicts"
+        );
     }
     single
 }
@@ -197,6 +218,43 @@ fn small_order_vectors_are_valid_single_and_batch() {
     // ZIP 215: every one of them is valid (both sides of the cofactored equation are
     // the identity), whatever the message.
     assert!(verdicts.iter().all(Result::is_ok), "{verdicts:?}");
+    // And each one passes the batch equation alone and beside honest signatures.
+    let honest: Vec<_> = (1..=3u8)
+        .map(|seed| {
+            let key = signing_key(seed);
+            let m = vec![seed; 10];
+            let s = Signature(ed25519_dalek::Signer::sign(&key, &m).to_bytes());
+            (public_key(&key), m, s)
+        })
+        .collect();
+    for (i, vector) in items.iter().enumerate() {
+        let alone = [vector.clone()];
+        assert!(batch_verifies(&checks(&alone)), "vector {i} alone");
+        let mut mixed = honest.clone();
+        mixed.insert(i % 4, vector.clone());
+        assert!(
+            batch_verifies(&checks(&mixed)),
+            "vector {i} with honest ones"
+        );
+        // One bad companion makes the batch fail, and the vector stays valid alone.
+        mixed[(i + 1) % 4].2 .0[3] ^= 1;
+        assert!(
+            !batch_verifies(&checks(&mixed)),
+            "vector {i} with a bad one"
+        );
+        let ones: Vec<bool> = mixed
+            .iter()
+            .map(|(k, m, s)| verify(k, m, s).is_ok())
+            .collect();
+        assert_eq!(ones.iter().filter(|ok| !**ok).count(), 1);
+        assert_eq!(
+            verify_many(&checks(&mixed))
+                .iter()
+                .map(Result::is_ok)
+                .collect::<Vec<_>>(),
+            ones
+        );
+    }
 }
 
 #[test]
@@ -409,6 +467,8 @@ proptest! {
         let batch = verify_many(&checks(&items));
         prop_assert_eq!(&single, &batch);
         let ok: Vec<bool> = single.iter().map(Result::is_ok).collect();
-        prop_assert_eq!(ok, expected);
+        prop_assert_eq!(&ok, &expected);
+        // The batch equation alone, with no fallback, over the whole mix.
+        prop_assert_eq!(batch_verifies(&checks(&items)), ok.iter().all(|ok| *ok));
     }
 }
