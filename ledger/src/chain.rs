@@ -28,12 +28,13 @@ use crate::execute::{self, BlockContext, BlockOutcome, ExecError, Mode};
 use crate::ids::{CaseId, LicenceId};
 use crate::keys;
 use crate::merkle::{self, InclusionProof};
+use crate::proof::{self, CommitError};
 use crate::state::{StateReadError, StateReader};
 use crate::state_tree::{StateProof, StateTree, StateTreeError, TreeStore};
 use crate::store::{Column, RecordLocation, Store, StoreBatch, StoreError};
 use crate::types::{
     Block, BlockHeader, CaseRecord, Commit, Genesis, Height, LicenceRecord, Member, SignedRecord,
-    ValidatorSet, Vote, VoteKind,
+    ValidatorSet,
 };
 
 /// `meta` key of the head ([`ChainHead`]).
@@ -108,13 +109,14 @@ pub enum ChainError {
         /// What is wrong.
         reason: String,
     },
-    /// A commit does not certify the block.
-    #[error("invalid commit for height {height}: {reason}")]
+    /// A commit does not certify the block ([`proof::verify_commit`]).
+    #[error("invalid commit for height {height}: {error}")]
     InvalidCommit {
         /// Its height.
         height: Height,
         /// What is wrong.
-        reason: String,
+        #[source]
+        error: CommitError,
     },
     /// The executed block was built on another head (a block was committed since).
     #[error("the block was executed on {executed_on}, but the head is now {head}")]
@@ -553,62 +555,6 @@ impl<S: Store> Chain<S> {
         })
     }
 
-    /// Checks that `commit` holds more than two thirds of precommits of `validators`
-    /// for `block_hash` at `height`.
-    pub fn verify_commit(
-        chain_id: &str,
-        validators: &ValidatorSet,
-        commit: &Commit,
-        height: Height,
-        block_hash: &Hash32,
-    ) -> Result<(), ChainError> {
-        let fail = |reason: String| ChainError::InvalidCommit { height, reason };
-        if commit.height != height {
-            return Err(fail(format!("commit is for height {}", commit.height)));
-        }
-        if commit.block_hash != *block_hash {
-            return Err(fail("commit is for another block".into()));
-        }
-        let vote = Vote {
-            chain_id: chain_id.to_string(),
-            height,
-            round: commit.round,
-            kind: VoteKind::Precommit,
-            block_hash: Some(*block_hash),
-        };
-        let signing_bytes = vote.signing_bytes();
-        let mut previous: Option<u32> = None;
-        let mut checks = Vec::with_capacity(commit.signatures.len());
-        for (index, signature) in &commit.signatures {
-            if previous.is_some_and(|p| p >= *index) {
-                return Err(fail(
-                    "signatures are not in strictly ascending index order".into(),
-                ));
-            }
-            previous = Some(*index);
-            let validator = validators
-                .validators
-                .get(*index as usize)
-                .ok_or_else(|| fail(format!("no validator {index}")))?;
-            checks.push((&validator.key, signing_bytes.as_slice(), signature));
-        }
-        if checks.len() < validators.quorum() {
-            return Err(fail(format!(
-                "{} signatures, {} needed",
-                checks.len(),
-                validators.quorum()
-            )));
-        }
-        let results = crate::crypto::verify_many(&checks);
-        if let Some(bad) = results.iter().position(Result::is_err) {
-            return Err(fail(format!(
-                "signature {bad} (validator {}) does not verify",
-                commit.signatures.get(bad).map_or(0, |(i, _)| *i)
-            )));
-        }
-        Ok(())
-    }
-
     /// Commits an executed block with its commit: one atomic, synced write of block,
     /// commit, record index, state tree version, validator-set change and head.
     pub fn commit(&mut self, executed: ExecutedBlock, commit: &Commit) -> Result<(), ChainError> {
@@ -621,13 +567,9 @@ impl<S: Store> Chain<S> {
         }
         let height = executed.block.header.height;
         let validators = self.require_validator_set(height)?;
-        Self::verify_commit(
-            &self.chain_id,
-            &validators,
-            commit,
-            height,
-            &executed.block_hash,
-        )?;
+        // The same check, and so the same verdict, as a proof verifier's.
+        proof::verify_commit(&self.chain_id, &validators, &executed.block.header, commit)
+            .map_err(|error| ChainError::InvalidCommit { height, error })?;
 
         let head = ChainHead {
             height,

@@ -1,10 +1,26 @@
-//! Hashing and signatures with domain separation.
+//! Hashing and signatures with domain separation, and the one signature validity rule.
 //!
 //! Every signed message starts with its own domain string, so a signature over one kind
 //! of message can never be replayed as another. Hashes that identify things (records,
 //! headers, validator sets, genesis) are SHA-256 over a domain and the encoding.
+//!
+//! Signatures are made with ed25519-dalek and judged by **ZIP 215** (ADR 0001): `s` must
+//! be canonical (`s < ℓ`), `A` and `R` must decode to curve points (non-canonical
+//! encodings accepted), and the check is the cofactored `[8][s]B = [8]R + [8][k]A`. Under
+//! ZIP 215 single and batch verification accept exactly the same signatures, so whether a
+//! signature is valid is a function of `(key, message, signature)` alone, never of which
+//! other signatures shared its batch. [`verify`] and [`verify_many`] (with its
+//! all-or-nothing core [`batch_verifies`]) are the only ways the ledger checks a
+//! signature, and they implement that one rule.
+//!
+//! Which keys may be *bound to an identity* (a member, an admin, a validator) is a
+//! separate, stricter rule, [`verifying_key`]: ZIP 215 accepts signatures under a
+//! small-order key for any message, so such keys are refused wherever a key is admitted.
 
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use ed25519_zebra::batch;
+use rand_chacha::rand_core::SeedableRng as _;
+use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -27,8 +43,10 @@ pub const VALIDATORS_DOMAIN: &[u8] = b"tongban/validators/v1\0";
 /// Domain of the genesis hash.
 pub const GENESIS_DOMAIN: &[u8] = b"tongban/genesis/v1\0";
 
-/// Signatures are verified in batches of this many (ed25519-dalek `verify_batch`).
+/// Signatures are verified in ZIP 215 batches of this many, one batch per rayon task.
 pub const SIGNATURE_BATCH: usize = 64;
+/// Domain of the seed of a batch's verification coefficients (never signed).
+const BATCH_DOMAIN: &[u8] = b"tongban/batch-coefficients/v1\0";
 
 /// SHA-256 of the concatenation of `parts`.
 pub fn sha256(parts: &[&[u8]]) -> Hash32 {
@@ -42,7 +60,8 @@ pub fn sha256(parts: &[&[u8]]) -> Hash32 {
 /// A signature that did not verify, or a key that is not a usable ed25519 point.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    /// The public key is not a valid curve point, or is of small order.
+    /// The public key is not a curve point ([`verify`], [`verify_many`]), or is not
+    /// admissible as an identity key ([`verifying_key`]: also small-order keys).
     #[error("public key is not a valid ed25519 key")]
     BadKey,
     /// The signature does not verify for this message and key.
@@ -50,8 +69,16 @@ pub enum SignatureError {
     BadSignature,
 }
 
-/// Decodes a public key, refusing small-order (weak) keys so that batch and single
-/// verification agree on every input.
+/// The key admission rule: decodes a public key that may be bound to an identity
+/// (genesis admins and members, governance changes, key files), refusing keys that are
+/// not curve points and small-order (weak) keys.
+///
+/// Verification ([`verify`], ZIP 215) accepts a signature with `R` of small order and
+/// `s = 0` under a small-order key for *every* message, so such a key must never name
+/// anyone; refusing it here, where keys enter the chain, is what keeps signatures
+/// unforgeable. Keys that pass are exactly those ed25519-dalek's `VerifyingKey` decodes
+/// and does not call weak; the decoding is the same curve25519-dalek decompression that
+/// ZIP 215 verification uses.
 pub fn verifying_key(key: &PublicKey) -> Result<VerifyingKey, SignatureError> {
     let vk = VerifyingKey::from_bytes(&key.0).map_err(|_| SignatureError::BadKey)?;
     if vk.is_weak() {
@@ -73,26 +100,28 @@ pub fn sign(signing_key: &SigningKey, domain: &[u8], message: &[u8]) -> Signatur
     Signature(signing_key.sign(&bytes).to_bytes())
 }
 
-/// Verifies one signature over already-prefixed signing bytes (strict verification).
+/// Verifies one signature over already-prefixed signing bytes under ZIP 215.
+///
+/// Accepts exactly the signatures that [`verify_many`] accepts.
 pub fn verify(
     key: &PublicKey,
     signing_bytes: &[u8],
     signature: &Signature,
 ) -> Result<(), SignatureError> {
-    let vk = verifying_key(key)?;
-    let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-    vk.verify_strict(signing_bytes, &sig)
-        .map_err(|_| SignatureError::BadSignature)
+    zip215_item(key, signing_bytes, signature)
+        .verify_single()
+        .map_err(from_zebra)
 }
 
 /// One item for [`verify_many`]: key, signing bytes, signature.
 pub type SignatureCheck<'a> = (&'a PublicKey, &'a [u8], &'a Signature);
 
-/// Verifies many signatures, in batches of [`SIGNATURE_BATCH`] spread across all cores.
+/// Verifies many signatures under ZIP 215, in batches of [`SIGNATURE_BATCH`] spread
+/// across all cores.
 ///
-/// Returns one result per item, in order. A batch that fails is re-checked one by one,
-/// so a single bad signature costs its batch a second pass but names exactly the bad
-/// items. Every accepted signature also passes strict single verification.
+/// Returns one result per item, in order, and each result is exactly what [`verify`]
+/// returns for that item. A batch that fails is re-checked one by one, so a single bad
+/// signature costs its batch a second pass but names exactly the bad items.
 pub fn verify_many(items: &[SignatureCheck<'_>]) -> Vec<Result<(), SignatureError>> {
     items
         .par_chunks(SIGNATURE_BATCH)
@@ -101,25 +130,74 @@ pub fn verify_many(items: &[SignatureCheck<'_>]) -> Vec<Result<(), SignatureErro
 }
 
 fn verify_chunk(chunk: &[SignatureCheck<'_>]) -> Vec<Result<(), SignatureError>> {
-    let keys: Result<Vec<VerifyingKey>, SignatureError> =
-        chunk.iter().map(|(key, _, _)| verifying_key(key)).collect();
-    if let Ok(keys) = keys {
-        let messages: Vec<&[u8]> = chunk.iter().map(|(_, m, _)| *m).collect();
-        let signatures: Vec<ed25519_dalek::Signature> = chunk
-            .iter()
-            .map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0))
-            .collect();
-        // Weak keys are refused above and non-canonical s by both paths; the remaining
-        // gap between batch and strict checks (signatures crafted with torsion
-        // components) is discussed in ADR 0001.
-        if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
-            return vec![Ok(()); chunk.len()];
-        }
-    }
-    chunk
+    // `k = H(R ‖ A ‖ M)` is hashed once per item, here; the batch and, if it fails, the
+    // one-by-one fallback both reuse it.
+    let items: Vec<batch::Item> = chunk
         .iter()
-        .map(|(key, message, signature)| verify(key, message, signature))
+        .map(|(key, message, signature)| zip215_item(key, message, signature))
+        .collect();
+    if batch_passes(chunk, &items) {
+        return vec![Ok(()); chunk.len()];
+    }
+    items
+        .into_iter()
+        .map(|item| item.verify_single().map_err(from_zebra))
         .collect()
+}
+
+/// The batch form of the rule, all or nothing: `true` exactly when every item passes
+/// [`verify`] (ZIP 215 guarantees it; an invalid item slips through only with
+/// probability about 2^-128). [`verify_many`] is what callers want; this is exposed so
+/// that tests can hold the batch equation itself to the single verdicts.
+pub fn batch_verifies(items: &[SignatureCheck<'_>]) -> bool {
+    let prepared: Vec<batch::Item> = items
+        .iter()
+        .map(|(key, message, signature)| zip215_item(key, message, signature))
+        .collect();
+    batch_passes(items, &prepared)
+}
+
+fn batch_passes(chunk: &[SignatureCheck<'_>], items: &[batch::Item]) -> bool {
+    let mut verifier = batch::Verifier::new();
+    for item in items {
+        verifier.queue(item.clone());
+    }
+    // Under ZIP 215 a batch of valid signatures passes whatever its coefficients (each
+    // item's residue is a torsion point, which the cofactor multiplication kills), and a
+    // batch holding an invalid one fails unless the coefficients cancel its residue,
+    // which needs them to hit one value in 2^128. So the per-item verdict never depends
+    // on the coefficients, and they can be derived from the batch itself, as a
+    // Fiat-Shamir challenge over everything the residues depend on: verification stays
+    // a pure function (consensus uses it, and allows no randomness inside) and needs no
+    // OS entropy (the verifier-only build).
+    verifier.verify(batch_coefficients(chunk)).is_ok()
+}
+
+/// The stream of batch coefficients for `chunk`: ChaCha20 keyed by SHA-256 over a
+/// domain and every key, signature and message of the chunk.
+fn batch_coefficients(chunk: &[SignatureCheck<'_>]) -> ChaCha20Rng {
+    let mut hasher = Sha256::new();
+    hasher.update(BATCH_DOMAIN);
+    for (key, message, signature) in chunk {
+        hasher.update(key.0);
+        hasher.update(signature.0);
+        hasher.update((message.len() as u64).to_le_bytes());
+        hasher.update(message);
+    }
+    ChaCha20Rng::from_seed(hasher.finalize().into())
+}
+
+fn zip215_item(key: &PublicKey, signing_bytes: &[u8], signature: &Signature) -> batch::Item {
+    let key = ed25519_zebra::VerificationKeyBytes::from(key.0);
+    let signature = ed25519_zebra::Signature::from_bytes(&signature.0);
+    batch::Item::from((key, signature, signing_bytes))
+}
+
+fn from_zebra(error: ed25519_zebra::Error) -> SignatureError {
+    match error {
+        ed25519_zebra::Error::MalformedPublicKey => SignatureError::BadKey,
+        _ => SignatureError::BadSignature,
+    }
 }
 
 impl RecordPayload {
@@ -223,8 +301,37 @@ mod tests {
 
     #[test]
     fn weak_key_is_refused() {
+        // Admission refuses the small-order key; ZIP 215 verification would accept the
+        // forgery `R = identity, s = 0` under it for any message, which is why it must
+        // never be admitted (ADR 0001).
         let weak = PublicKey([0; 32]);
         assert!(verifying_key(&weak).is_err());
+        let mut forged = Signature([0; 64]);
+        forged.0[0] = 1; // R = the identity point, s = 0
+        assert_eq!(verify(&weak, b"any message", &forged), Ok(()));
+        assert_eq!(
+            verify_many(&[(&weak, b"another".as_slice(), &forged)]),
+            vec![Ok(())]
+        );
+    }
+
+    #[test]
+    fn key_that_is_not_a_point_is_a_bad_key_single_and_batch() {
+        // About half of all y are not the y of a curve point.
+        let bad = (2u8..)
+            .map(|y| {
+                let mut bytes = [0; 32];
+                bytes[0] = y;
+                PublicKey(bytes)
+            })
+            .find(|k| VerifyingKey::from_bytes(&k.0).is_err())
+            .expect("a y off the curve");
+        let sig = sign(&key(1), VOTE_DOMAIN, b"m");
+        assert_eq!(verify(&bad, b"m", &sig), Err(SignatureError::BadKey));
+        assert_eq!(
+            verify_many(&[(&bad, b"m".as_slice(), &sig)]),
+            vec![Err(SignatureError::BadKey)]
+        );
     }
 
     #[test]

@@ -368,11 +368,41 @@ fn duplicate_signer_fails() {
     let mut bundle = chain.bundle(&active_id(), TIP);
     // Two real signatures of validator 1 and one of validator 2: three signatures,
     // two signers.
-    bundle.commit = sign_commit(&bundle.header, &set, &[1, 2, 1]);
+    bundle.commit = sign_commit(&bundle.header, &set, &[1, 1, 2]);
     assert_eq!(
         header_commit_error(&bundle),
         CommitError::DuplicateSigner { index: 1 }
     );
+    assert_eq!(check(&bundle).code(), "commit_duplicate_signer");
+    // A duplicate that is not adjacent also breaks the ascending order, which is
+    // checked first.
+    bundle.commit = sign_commit(&bundle.header, &set, &[1, 2, 1]);
+    assert_eq!(
+        header_commit_error(&bundle),
+        CommitError::SignersNotAscending {
+            index: 1,
+            previous: 2
+        }
+    );
+}
+
+#[test]
+fn signers_out_of_order_fail() {
+    let chain = TestChain::build();
+    let set = chain.set(TIP).clone();
+    let mut bundle = chain.bundle(&active_id(), TIP);
+    // Four valid signatures of four distinct validators, but not in index order.
+    bundle.commit = sign_commit(&bundle.header, &set, &[0, 2, 1, 3]);
+    assert_eq!(
+        header_commit_error(&bundle),
+        CommitError::SignersNotAscending {
+            index: 1,
+            previous: 2
+        }
+    );
+    assert_eq!(check(&bundle).code(), "commit_signers_not_ascending");
+    bundle.commit = sign_commit(&bundle.header, &set, &[0, 1, 2, 3]);
+    assert_eq!(check(&bundle), Verdict::Valid);
 }
 
 #[test]

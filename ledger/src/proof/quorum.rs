@@ -1,10 +1,16 @@
-//! Checking that a header is committed by a validator set.
+//! The one commit checker: is a header committed by a validator set?
 //!
-//! A commit is accepted for a header when it names the header's height and hash and
-//! carries precommit signatures from more than two thirds of the set, each from a
-//! distinct in-range index and each valid. One bad signature makes the whole commit
-//! invalid, even if enough good ones remain: a commit is produced by an honest node from
-//! votes it has checked, so a bad signature in it means it was altered.
+//! Every commit in the ledger is judged here: by the proof verifier (`proof::verify`),
+//! and by [`Chain::commit`](crate::chain::Chain::commit) before it writes a block. A
+//! commit is accepted for a header when it names the header's height and hash and
+//! carries precommit signatures from more than two thirds of the set, in strictly
+//! ascending validator-index order (so each signer appears once and a commit has one
+//! encoding), each valid under the ledger's one signature rule (ZIP 215,
+//! [`crate::crypto`]). One bad signature makes the whole commit invalid, even if enough
+//! good ones remain: a commit is produced by an honest node from votes it has checked,
+//! so a bad signature in it means it was altered.
+//!
+//! Cheap structural checks come first, so a malformed commit costs no curve arithmetic.
 
 use crate::bytes::Hash32;
 use crate::crypto::{verify_many, SignatureCheck, SignatureError};
@@ -59,6 +65,14 @@ pub enum CommitError {
         /// The index.
         index: u32,
     },
+    /// Signatures are not in ascending validator-index order.
+    #[error("signature of validator {index} follows validator {previous}; indexes must ascend")]
+    SignersNotAscending {
+        /// The out-of-order index.
+        index: u32,
+        /// The index before it.
+        previous: u32,
+    },
     /// A validator's key is not a usable ed25519 key.
     #[error("validator {index} has an invalid ed25519 key")]
     BadValidatorKey {
@@ -93,6 +107,7 @@ impl CommitError {
             CommitError::BlockHashMismatch { .. } => "commit_block_hash_mismatch",
             CommitError::SignerOutOfRange { .. } => "commit_signer_out_of_range",
             CommitError::DuplicateSigner { .. } => "commit_duplicate_signer",
+            CommitError::SignersNotAscending { .. } => "commit_signers_not_ascending",
             CommitError::BadValidatorKey { .. } => "commit_bad_validator_key",
             CommitError::BadSignature { .. } => "commit_bad_signature",
             CommitError::TooFewSignatures { .. } => "commit_too_few_signatures",
@@ -113,7 +128,7 @@ pub fn commit_vote(chain_id: &str, commit: &Commit) -> Vote {
 }
 
 /// Checks that `header` belongs to `chain_id`, names `validators` as its set, and is
-/// committed by `commit` under `validators`.
+/// committed by `commit` under `validators`: the ledger's only commit check.
 ///
 /// Cheap structural checks come first, so a malformed commit costs no signature checks.
 pub fn verify_commit(
@@ -151,28 +166,43 @@ pub fn verify_commit(
     verify_signatures(chain_id, validators, commit)
 }
 
-/// Checks the signatures of `commit` (indexes, duplicates, validity, quorum) under
-/// `validators`, without looking at any header.
+/// Checks the signatures of `commit` (indexes in range and strictly ascending, quorum,
+/// validity) under `validators`, without looking at any header.
 pub fn verify_signatures(
     chain_id: &str,
     validators: &ValidatorSet,
     commit: &Commit,
 ) -> Result<(), CommitError> {
     let n = validators.len();
-    // One flag per validator: the duplicate check is O(n) and needs no map.
-    let mut seen = vec![false; n];
-    for (index, _) in &commit.signatures {
-        let slot = usize::try_from(*index)
+    // Strictly ascending indexes: consensus assembles commits in index order, the order
+    // makes duplicates impossible without a map, and it gives each commit one encoding.
+    let mut items: Vec<SignatureCheck<'_>> = Vec::with_capacity(commit.signatures.len());
+    let signing_bytes = commit_vote(chain_id, commit).signing_bytes();
+    let mut previous: Option<u32> = None;
+    for (index, signature) in &commit.signatures {
+        let Some(validator) = usize::try_from(*index)
             .ok()
-            .and_then(|i| seen.get_mut(i))
-            .ok_or(CommitError::SignerOutOfRange {
+            .and_then(|i| validators.validators.get(i))
+        else {
+            return Err(CommitError::SignerOutOfRange {
                 index: *index,
                 validators: n,
-            })?;
-        if *slot {
-            return Err(CommitError::DuplicateSigner { index: *index });
+            });
+        };
+        match previous {
+            Some(p) if p == *index => {
+                return Err(CommitError::DuplicateSigner { index: *index });
+            }
+            Some(p) if p > *index => {
+                return Err(CommitError::SignersNotAscending {
+                    index: *index,
+                    previous: p,
+                });
+            }
+            _ => {}
         }
-        *slot = true;
+        previous = Some(*index);
+        items.push((&validator.key, signing_bytes.as_slice(), signature));
     }
     // Counting before verifying: too few signatures fail without any curve arithmetic.
     let quorum = validators.quorum();
@@ -182,18 +212,6 @@ pub fn verify_signatures(
             validators: n,
             quorum,
         });
-    }
-    let signing_bytes = commit_vote(chain_id, commit).signing_bytes();
-    let mut items: Vec<SignatureCheck<'_>> = Vec::with_capacity(commit.signatures.len());
-    for (index, signature) in &commit.signatures {
-        // In range: checked above.
-        let Some(validator) = validators.validators.get(*index as usize) else {
-            return Err(CommitError::SignerOutOfRange {
-                index: *index,
-                validators: n,
-            });
-        };
-        items.push((&validator.key, signing_bytes.as_slice(), signature));
     }
     for ((index, _), result) in commit.signatures.iter().zip(verify_many(&items)) {
         match result {
