@@ -895,52 +895,19 @@ impl Consensus {
 
 /// Checks a commit certificate against a validator set: more than two thirds of
 /// distinct validators, ascending by index, each with a valid precommit signature for
-/// (`chain_id`, height, round, `Some(block_hash)`).
+/// (`chain_id`, height, round, `Some(block_hash)`). This is the ledger's one commit
+/// checker (`tongban_ledger::proof::verify_signatures`, the rule verifiers apply too),
+/// with its typed error carried as the reason.
 pub fn verify_commit(
     chain_id: &str,
     validators: &ValidatorSet,
     commit: &Commit,
 ) -> Result<(), InputError> {
-    let bad = |reason: String| InputError::BadCommit { reason };
-    if commit.signatures.len() > validators.len() {
-        return Err(bad(format!(
-            "{} signatures for {} validators",
-            commit.signatures.len(),
-            validators.len()
-        )));
-    }
-    if commit.signatures.len() < validators.quorum() {
-        return Err(bad(format!(
-            "{} signatures, quorum is {}",
-            commit.signatures.len(),
-            validators.quorum()
-        )));
-    }
-    if commit.signatures.windows(2).any(|w| w[0].0 >= w[1].0) {
-        return Err(bad("signatures not strictly ascending by index".into()));
-    }
-    let vote = Vote {
-        chain_id: chain_id.to_owned(),
-        height: commit.height,
-        round: commit.round,
-        kind: VoteKind::Precommit,
-        block_hash: Some(commit.block_hash),
-    };
-    let bytes = vote.signing_bytes();
-    let mut checks = Vec::with_capacity(commit.signatures.len());
-    for (index, signature) in &commit.signatures {
-        let validator = validators
-            .validators
-            .get(*index as usize)
-            .ok_or_else(|| bad(format!("index {index} out of range")))?;
-        checks.push((&validator.key, bytes.as_slice(), signature));
-    }
-    for (result, (index, _)) in crypto::verify_many(&checks).iter().zip(&commit.signatures) {
-        if result.is_err() {
-            return Err(bad(format!("bad signature by validator {index}")));
+    tongban_ledger::proof::verify_signatures(chain_id, validators, commit).map_err(|e| {
+        InputError::BadCommit {
+            reason: e.to_string(),
         }
-    }
-    Ok(())
+    })
 }
 
 fn input_height(input: &Input) -> Option<Height> {

@@ -836,22 +836,26 @@ fn commit_certificate_decides_and_bad_ones_are_refused() {
         vec![
             row(
                 Input::Commit(commit_of(&[1, 2], 4, B1)),
-                vec![reason("2 signatures, quorum is 3")],
+                vec![reason(
+                    "2 signatures of 4 validators; more than two thirds (3) needed",
+                )],
                 s.clone(),
             ),
             row(
                 Input::Commit(commit_of(&[2, 1, 3], 4, B1)),
-                vec![reason("signatures not strictly ascending by index")],
+                vec![reason(
+                    "signature of validator 1 follows validator 2; indexes must ascend",
+                )],
                 s.clone(),
             ),
             row(
                 Input::Commit(commit_of(&[1, 1, 3], 4, B1)),
-                vec![reason("signatures not strictly ascending by index")],
+                vec![reason("validator 1 signed twice")],
                 s.clone(),
             ),
             row(
                 Input::Commit(forged),
-                vec![reason("bad signature by validator 2")],
+                vec![reason("signature of validator 2 does not verify")],
                 s.clone(),
             ),
             row(

@@ -358,6 +358,8 @@ impl Driver {
         let mempool = Arc::clone(&self.mempool);
         let block = block.clone();
         let now_ms = crate::clock::now_ms();
+        let started = Instant::now();
+        let records = block.records.len();
         let result = tokio::task::spawn_blocking(move || {
             let verified = |hash: &Hash32| {
                 mempool
@@ -369,6 +371,12 @@ impl Driver {
         })
         .await
         .map_err(|e| LedgerError::Fault(format!("validation task failed: {e}")))?;
+        tracing::debug!(
+            height = self.height,
+            records,
+            validate_ms = started.elapsed().as_millis() as u64,
+            "validated a proposed block"
+        );
         match result {
             Ok(executed) => Ok(Some(executed)),
             Err(BlockCheck::Invalid(reason)) => {
@@ -523,7 +531,9 @@ impl Driver {
 
     fn persist(&self, state: &SafetyState) -> Result<(), DriverError> {
         // Synced write: what follows may be a vote or proposal signed under this state.
-        self.ledger.put_safety_state(state)?;
+        // The fsync blocks this thread; the runtime's other tasks move off it meanwhile
+        // (the node runs on the multi-thread runtime).
+        tokio::task::block_in_place(|| self.ledger.put_safety_state(state))?;
         Ok(())
     }
 
@@ -578,6 +588,7 @@ impl Driver {
         if height != self.height {
             return Ok(None);
         }
+        let started = Instant::now();
         let max_records = self.ledger.params().max_block_records as usize;
         let entries = self.lock_mempool().take_for_block(max_records);
         let records: Vec<_> = entries.iter().map(|e| (*e.record).clone()).collect();
@@ -615,6 +626,7 @@ impl Driver {
             height,
             round,
             records = built.block.records.len(),
+            build_ms = started.elapsed().as_millis() as u64,
             "proposing block {block_hash}"
         );
         self.insert_candidate(
@@ -671,7 +683,9 @@ impl Driver {
         synced: bool,
     ) -> Result<(), DriverError> {
         let started = Instant::now();
-        let info = self.ledger.commit_block(&block, executed, &commit)?;
+        // One synced RocksDB batch: other tasks move off this thread meanwhile.
+        let info =
+            tokio::task::block_in_place(|| self.ledger.commit_block(&block, executed, &commit))?;
         let height = block.header.height;
         let block_hash = commit.block_hash;
         {
