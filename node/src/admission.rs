@@ -190,7 +190,8 @@ impl Admission {
             }
             let (duplicate, full) = {
                 let mempool = self.lock_mempool();
-                let full = (!mempool.has_room()).then(|| mempool.limits().max_records);
+                let relayed = submission.source == Source::Gossip;
+                let full = (!mempool.has_room(relayed)).then(|| mempool.limits().max_records);
                 (mempool.contains(&hash), full)
             };
             if duplicate {
@@ -263,8 +264,13 @@ impl Admission {
             }
             let inserted = {
                 let mut mempool = self.lock_mempool();
-                let result =
-                    mempool.insert(Arc::new(submission.record.clone()), hash, Instant::now());
+                // Checked again: earlier records of this batch may have used the room.
+                let relayed = submission.source == Source::Gossip;
+                let result = if mempool.has_room(relayed) {
+                    mempool.insert(Arc::new(submission.record.clone()), hash, Instant::now())
+                } else {
+                    Err(MempoolError::Full(mempool.limits().max_records))
+                };
                 self.metrics.mempool_size.set(mempool.len() as i64);
                 result
             };

@@ -7,6 +7,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tongban_node::home::{self, InitOptions};
 
+/// jemalloc rather than glibc's allocator: a node allocates and frees many small
+/// objects per record (decoded records, ids, state values) from several threads, and
+/// multi-megabyte buffers per block; under the 4-node bench glibc's malloc, free and
+/// page faults on fresh mappings took about a quarter of the CPU; jemalloc made the bench 16% faster
+/// (docs/adr/0006-node-allocator.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tongban-node",

@@ -73,6 +73,9 @@ pub enum Inserted {
     Duplicate,
 }
 
+/// Share of `max_records` kept for records relayed by gossip (see [`Mempool::has_room`]).
+pub const RELAY_RESERVE_PERCENT: usize = 10;
+
 /// The records waiting for a block.
 #[derive(Debug)]
 pub struct Mempool {
@@ -122,9 +125,18 @@ impl Mempool {
     }
 
     /// Whether there is room for one more record (checked before paying for signature
-    /// verification).
-    pub fn has_room(&self) -> bool {
-        self.by_hash.len() < self.limits.max_records
+    /// verification). Records new to the network (from the API) may fill only up to
+    /// [`RELAY_RESERVE_PERCENT`] below the limit; the rest is kept for records relayed
+    /// by gossip, which other nodes already hold: a node that refuses an author's relayed
+    /// record and later takes the next one makes the first stale once that commits.
+    /// Under load, submitters get 503 before gossip is ever refused.
+    pub fn has_room(&self, relayed: bool) -> bool {
+        let limit = if relayed {
+            self.limits.max_records
+        } else {
+            self.limits.max_records - self.limits.max_records * RELAY_RESERVE_PERCENT / 100
+        };
+        self.by_hash.len() < limit
     }
 
     /// Adds a record whose signature and state checks passed.
@@ -296,6 +308,25 @@ mod tests {
         assert_eq!(pool.insert(r, h, now), Err(MempoolError::Full(3)));
         assert_eq!(MempoolError::Full(3).code(), "mempool_full");
         assert_eq!(pool.len(), 3);
+    }
+
+    #[test]
+    fn new_records_leave_room_for_relayed_ones() {
+        let mut pool = pool(20, 20);
+        let now = Instant::now();
+        // 10% of 20 = 2 places are kept for gossip.
+        for seed in 1..=18 {
+            assert!(pool.has_room(false), "record {seed}");
+            let (r, h) = record(seed, 1);
+            pool.insert(r, h, now).expect("room");
+        }
+        assert!(!pool.has_room(false), "API records stop at 18 of 20");
+        assert!(pool.has_room(true), "gossip may use the reserve");
+        for seed in 19..=20 {
+            let (r, h) = record(seed, 1);
+            pool.insert(r, h, now).expect("room");
+        }
+        assert!(!pool.has_room(true));
     }
 
     #[test]
