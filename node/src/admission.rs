@@ -229,18 +229,30 @@ impl Admission {
         let signatures = verify_many(&checks);
         drop(checks);
 
+        // The ledger's rules for every record with a good signature, in one pass over
+        // the head state.
+        let mut verified = Vec::with_capacity(prepared.len());
+        for (item, signature) in prepared.into_iter().zip(signatures) {
+            match signature {
+                Ok(()) => verified.push(item),
+                Err(_) => self.refuse(
+                    item.0,
+                    Refused::permanent("bad_signature", "the signature does not verify"),
+                ),
+            }
+        }
         let now_ms = crate::clock::now_ms();
+        let outcomes = {
+            let items: Vec<_> = verified
+                .iter()
+                .map(|(s, hash, len)| (&s.record, *hash, *len))
+                .collect();
+            self.ledger.check_records(&items, now_ms)
+        };
         let mut to_publish = Vec::new();
         let mut added = false;
-        for ((submission, hash, len), signature) in prepared.into_iter().zip(signatures) {
-            if signature.is_err() {
-                self.refuse(
-                    submission,
-                    Refused::permanent("bad_signature", "the signature does not verify"),
-                );
-                continue;
-            }
-            match self.ledger.check_record(&submission.record, now_ms) {
+        for ((submission, hash, len), outcome) in verified.into_iter().zip(outcomes) {
+            match outcome {
                 CheckOutcome::Ok => {}
                 CheckOutcome::Committed => {
                     self.answer_ok(submission, hash, Admitted::AlreadyCommitted);

@@ -683,6 +683,8 @@ impl Driver {
         synced: bool,
     ) -> Result<(), DriverError> {
         let started = Instant::now();
+        // Execution hashed every record already.
+        let record_hashes = executed.record_hashes.clone();
         // One synced RocksDB batch: other tasks move off this thread meanwhile.
         let info =
             tokio::task::block_in_place(|| self.ledger.commit_block(&block, executed, &commit))?;
@@ -691,8 +693,7 @@ impl Driver {
         {
             let mut mempool = self.lock_mempool();
             let now = Instant::now();
-            for (index, record) in block.records.iter().enumerate() {
-                let hash = record.hash();
+            for (index, (record, &hash)) in block.records.iter().zip(&record_hashes).enumerate() {
                 if let Some(entry) = mempool.remove(&hash) {
                     self.metrics
                         .commit_latency_seconds

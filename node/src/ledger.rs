@@ -65,7 +65,7 @@ pub enum BlockCheck {
 }
 
 /// Mempool admission's verdict on one record.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum CheckOutcome {
     /// Admissible.
     Ok,
@@ -247,6 +247,21 @@ impl Ledger {
     /// Mempool admission: the ledger's rules against the head state, the signature
     /// already verified by the caller.
     pub fn check_record(&self, record: &SignedRecord, now_ms: u64) -> CheckOutcome {
+        let bytes = encode(record);
+        let hash = tongban_ledger::crypto::sha256(&[&bytes]);
+        self.check_records(&[(record, hash, bytes.len())], now_ms)
+            .pop()
+            .unwrap_or_else(|| CheckOutcome::Failed("no outcome".into()))
+    }
+
+    /// Mempool admission of a batch: each record checked on its own against the same
+    /// head state (under one read of the chain), signatures already verified by the
+    /// caller. Items are `(record, hash of its encoding, encoded length)`.
+    pub fn check_records(
+        &self,
+        items: &[(&SignedRecord, Hash32, usize)],
+        now_ms: u64,
+    ) -> Vec<CheckOutcome> {
         let chain = self.read();
         let head = chain.head();
         let ctx = BlockContext {
@@ -254,23 +269,33 @@ impl Ledger {
             height: head.height + 1,
             time_ms: now_ms.max(head.time_ms + 1),
         };
-        match execute::check_record(&chain.state(), &ctx, record, true) {
-            Ok(()) => CheckOutcome::Ok,
-            Err(CheckError::Rejected(reason)) => {
-                let code = reason.code();
-                // A stale nonce may mean this very record is committed already.
-                if code == "stale_nonce" {
-                    if let Ok(Some(_)) = chain.store().record_location(&record.hash()) {
-                        return CheckOutcome::Committed;
+        let state = chain.state();
+        let mut checker = match execute::RecordChecker::new(&state, &ctx) {
+            Ok(checker) => checker,
+            Err(e) => return vec![CheckOutcome::Failed(e.to_string()); items.len()],
+        };
+        items
+            .iter()
+            .map(
+                |(record, hash, len)| match checker.check(record, hash, *len, true) {
+                    Ok(()) => CheckOutcome::Ok,
+                    Err(CheckError::Rejected(reason)) => {
+                        let code = reason.code();
+                        // A stale nonce may mean this very record is committed already.
+                        if code == "stale_nonce" {
+                            if let Ok(Some(_)) = chain.store().record_location(hash) {
+                                return CheckOutcome::Committed;
+                            }
+                        }
+                        CheckOutcome::Rejected {
+                            code,
+                            message: reason.to_string(),
+                        }
                     }
-                }
-                CheckOutcome::Rejected {
-                    code,
-                    message: reason.to_string(),
-                }
-            }
-            Err(CheckError::Exec(e)) => CheckOutcome::Failed(e.to_string()),
-        }
+                    Err(CheckError::Exec(e)) => CheckOutcome::Failed(e.to_string()),
+                },
+            )
+            .collect()
     }
 
     /// Builds the next block (proposer): refused records are reported in `dropped`.

@@ -11,9 +11,7 @@ use crate::ids::{LicenceId, TypeCode};
 use crate::keys;
 use crate::types::{LicenceRecord, LicenceStatus, Member};
 
-use super::{
-    check_len, read_licence, read_licence_type, CheckError, Exec, RejectReason, MAX_REASON_BYTES,
-};
+use super::{check_len, read_licence, CheckError, Exec, RejectReason, MAX_REASON_BYTES};
 
 /// The fields of an `IssueLicence` body.
 pub(crate) struct IssueFields<'r> {
@@ -71,7 +69,8 @@ impl Exec<'_> {
             }
             .into());
         }
-        let licence_type = read_licence_type(&self.state, type_code)?
+        let licence_type = self
+            .licence_type(type_code)?
             .ok_or_else(|| RejectReason::UnknownLicenceType(type_code.clone()))?;
         if !licence_type.issuers.contains(&member.id) {
             return Err(RejectReason::NotTypeIssuer {

@@ -43,7 +43,8 @@ mod reads;
 mod reject;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -51,10 +52,11 @@ use serde::Serialize;
 use crate::bytes::{Hash32, PublicKey};
 use crate::codec::encode;
 use crate::crypto::{verify_many, SignatureCheck};
+use crate::ids::TypeCode;
 use crate::keys;
 use crate::state::{StateChanges, StateReadError, StateReader};
 use crate::types::{
-    ChainParams, Height, Member, MemberStatus, ProposalId, ProposalStatus, RecordBody,
+    ChainParams, Height, LicenceType, Member, MemberStatus, ProposalId, ProposalStatus, RecordBody,
     SignedRecord, ValidatorSet,
 };
 
@@ -312,11 +314,56 @@ pub fn check_record(
     record: &SignedRecord,
     signature_verified: bool,
 ) -> Result<(), CheckError> {
-    let mut exec = Exec::new(reader, ctx)?;
     let bytes = encode(record);
     let hash = crate::crypto::sha256(&[&bytes]);
-    let signature_ok = signature_verified || record.verify_signature().is_ok();
-    exec.apply_record(record, &hash, bytes.len(), signature_ok)
+    RecordChecker::new(reader, ctx)?.check(record, &hash, bytes.len(), signature_verified)
+}
+
+/// Checks many records, each on its own, against the same state: what
+/// [`check_record`] does for one, without reading the parameters and admins again for
+/// every record, and with the state values read once (mempool admission checks its
+/// records in batches).
+///
+/// Every check sees only `reader`'s state, never the effects of the records checked
+/// before it: two records of one author with nonces 5 and 3 both pass against a last
+/// nonce of 2, as they would one by one (the mempool orders them).
+pub struct RecordChecker<'a> {
+    exec: Exec<'a>,
+}
+
+impl std::fmt::Debug for RecordChecker<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordChecker")
+            .field("height", &self.exec.ctx.height)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RecordChecker<'a> {
+    /// A checker over `reader` for a block with `ctx`.
+    pub fn new(reader: &'a dyn StateReader, ctx: &'a BlockContext) -> Result<Self, ExecError> {
+        Ok(RecordChecker {
+            exec: Exec::new(reader, ctx)?,
+        })
+    }
+
+    /// Checks one record; `hash` and `encoded_len` are those of `encode(record)`, and
+    /// `signature_verified` says the caller has verified its signature already.
+    pub fn check(
+        &mut self,
+        record: &SignedRecord,
+        hash: &Hash32,
+        encoded_len: usize,
+        signature_verified: bool,
+    ) -> Result<(), CheckError> {
+        let signature_ok = signature_verified || record.verify_signature().is_ok();
+        let result = self
+            .exec
+            .apply_record(record, hash, encoded_len, signature_ok);
+        // Nothing of this record may be seen by the next check.
+        self.exec.state.discard_pending();
+        result
+    }
 }
 
 fn verify_signatures(
@@ -431,6 +478,8 @@ pub(crate) struct Exec<'a> {
     pub(crate) admins: Vec<PublicKey>,
     /// A member was added or changed: the validator set may have changed.
     pub(crate) members_touched: bool,
+    /// Licence types decoded in this block, with the stored bytes they came from.
+    licence_types: HashMap<Hash32, (Vec<u8>, Arc<LicenceType>)>,
 }
 
 impl<'a> Exec<'a> {
@@ -443,7 +492,36 @@ impl<'a> Exec<'a> {
             params,
             admins,
             members_touched: false,
+            licence_types: HashMap::new(),
         })
+    }
+
+    /// A licence type, decoded once for as long as its stored bytes stay the same. Every
+    /// `IssueLicence` reads its type, and decoding it (a name and every issuer's id, each
+    /// with its checksum) cost more than the rest of the record's rules. Comparing bytes
+    /// rather than tracking writes keeps it right whatever changes the type.
+    pub(crate) fn licence_type(
+        &mut self,
+        code: &TypeCode,
+    ) -> Result<Option<Arc<LicenceType>>, ExecError> {
+        let key = keys::licence_type(code);
+        let Some(bytes) = self.state.get(&key)? else {
+            return Ok(None);
+        };
+        if let Some((seen, value)) = self.licence_types.get(&key) {
+            if *seen == bytes {
+                return Ok(Some(Arc::clone(value)));
+            }
+        }
+        let value: LicenceType =
+            crate::codec::decode(&bytes).map_err(|e| ExecError::CorruptState {
+                what: "licence type",
+                key,
+                detail: e.to_string(),
+            })?;
+        let value = Arc::new(value);
+        self.licence_types.insert(key, (bytes, Arc::clone(&value)));
+        Ok(Some(value))
     }
 
     /// Runs every rule for one record and, if all pass, writes its effects into the
