@@ -279,7 +279,12 @@ impl Admission {
                 // Checked again: earlier records of this batch may have used the room.
                 let relayed = submission.source == Source::Gossip;
                 let result = if mempool.has_room(relayed) {
-                    mempool.insert(Arc::new(submission.record.clone()), hash, Instant::now())
+                    mempool.insert(
+                        Arc::new(submission.record.clone()),
+                        hash,
+                        len,
+                        Instant::now(),
+                    )
                 } else {
                     Err(MempoolError::Full(mempool.limits().max_records))
                 };

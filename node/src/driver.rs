@@ -43,7 +43,7 @@ use tongban_ledger::{Hash32, PublicKey};
 use crate::ledger::{BlockCheck, Executed, Ledger, LedgerError};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
-use crate::net::{NetError, NetworkHandle, SyncResponse};
+use crate::net::{GossipTopic, NetError, NetworkHandle, SyncResponse};
 use crate::status::StatusCell;
 use crate::waiters::{Fate, Waiters};
 use tongban_ledger::wire::{ConsensusWire, SyncedBlock};
@@ -62,6 +62,9 @@ pub const SYNC_MIN_INTERVAL: Duration = Duration::from_millis(300);
 pub const RETRANSMIT_INTERVAL: Duration = Duration::from_millis(1_000);
 /// Most next-height proposals held until our head reaches their parent.
 pub const MAX_HELD_PROPOSALS: usize = 16;
+/// Room in a proposal message for everything but the block's records (the proposal and
+/// its signature, the header, length prefixes), generously.
+pub const PROPOSAL_OVERHEAD_BYTES: usize = 64 * 1024;
 /// A proposed block's time may be at most this far ahead of our clock.
 pub const MAX_CLOCK_DRIFT_MS: u64 = 30_000;
 
@@ -590,7 +593,12 @@ impl Driver {
         }
         let started = Instant::now();
         let max_records = self.ledger.params().max_block_records as usize;
-        let entries = self.lock_mempool().take_for_block(max_records);
+        // The block travels inside one proposal message: its records must fit in it.
+        let max_bytes = self
+            .net
+            .max_payload(GossipTopic::Consensus)
+            .saturating_sub(PROPOSAL_OVERHEAD_BYTES);
+        let entries = self.lock_mempool().take_for_block(max_records, max_bytes);
         let records: Vec<_> = entries.iter().map(|e| (*e.record).clone()).collect();
         let verified: HashSet<Hash32> = entries.iter().map(|e| e.hash).collect();
         let head = self.ledger.head();

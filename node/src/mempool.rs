@@ -58,6 +58,8 @@ pub struct Entry {
     pub record: Arc<SignedRecord>,
     /// Its hash.
     pub hash: Hash32,
+    /// Its encoded length (a block's records must fit in one proposal message).
+    pub size: usize,
     /// When it was admitted (for the commit latency metric).
     pub admitted_at: Instant,
     /// Arrival sequence number.
@@ -144,6 +146,7 @@ impl Mempool {
         &mut self,
         record: Arc<SignedRecord>,
         hash: Hash32,
+        size: usize,
         now: Instant,
     ) -> Result<Inserted, MempoolError> {
         if self.by_hash.contains_key(&hash) {
@@ -175,6 +178,7 @@ impl Mempool {
             Entry {
                 record,
                 hash,
+                size,
                 admitted_at: now,
                 sequence,
             },
@@ -182,10 +186,13 @@ impl Mempool {
         Ok(Inserted::New)
     }
 
-    /// Up to `max` records for a block: authors in order of their oldest waiting record,
-    /// each author's records in nonce order.
-    pub fn take_for_block(&self, max: usize) -> Vec<Entry> {
+    /// Up to `max` records whose encodings add up to at most `max_bytes`, for a block:
+    /// authors in order of their oldest waiting record, each author's records in nonce
+    /// order. It stops at the first record that does not fit (taking a later record of
+    /// that author would skip a nonce).
+    pub fn take_for_block(&self, max: usize, max_bytes: usize) -> Vec<Entry> {
         let mut out = Vec::with_capacity(max.min(self.len()));
+        let mut bytes = 0usize;
         let mut authors_done: std::collections::HashSet<PublicKey> = Default::default();
         for hash in self.arrival.values() {
             if out.len() >= max {
@@ -204,6 +211,10 @@ impl Mempool {
                         break;
                     }
                     if let Some(entry) = self.by_hash.get(hash) {
+                        if bytes + entry.size > max_bytes {
+                            return out;
+                        }
+                        bytes += entry.size;
                         out.push(entry.clone());
                     }
                 }
@@ -274,8 +285,8 @@ mod tests {
         let mut pool = pool(10, 10);
         let now = Instant::now();
         let (a, ha) = record(1, 5);
-        assert_eq!(pool.insert(a.clone(), ha, now), Ok(Inserted::New));
-        assert_eq!(pool.insert(a, ha, now), Ok(Inserted::Duplicate));
+        assert_eq!(pool.insert(a.clone(), ha, 100, now), Ok(Inserted::New));
+        assert_eq!(pool.insert(a, ha, 100, now), Ok(Inserted::Duplicate));
         // Same author and nonce, different record (other body would also do): a different
         // signature seed gives another author, so build the conflict by hand.
         let (b, _) = record(1, 5);
@@ -283,7 +294,7 @@ mod tests {
         other.signature.0[0] ^= 1;
         let other_hash = other.hash();
         assert_eq!(
-            pool.insert(Arc::new(other), other_hash, now),
+            pool.insert(Arc::new(other), other_hash, 100, now),
             Err(MempoolError::NonceInUse(5))
         );
         assert_eq!(pool.len(), 1);
@@ -295,19 +306,43 @@ mod tests {
         let now = Instant::now();
         for nonce in 1..=2 {
             let (r, h) = record(1, nonce);
-            pool.insert(r, h, now).expect("room");
+            pool.insert(r, h, 100, now).expect("room");
         }
         let (r, h) = record(1, 3);
         assert_eq!(
-            pool.insert(r, h, now),
+            pool.insert(r, h, 100, now),
             Err(MempoolError::AuthorQueueFull(2))
         );
         let (r, h) = record(2, 1);
-        pool.insert(r, h, now).expect("room");
+        pool.insert(r, h, 100, now).expect("room");
         let (r, h) = record(3, 1);
-        assert_eq!(pool.insert(r, h, now), Err(MempoolError::Full(3)));
+        assert_eq!(pool.insert(r, h, 100, now), Err(MempoolError::Full(3)));
         assert_eq!(MempoolError::Full(3).code(), "mempool_full");
         assert_eq!(pool.len(), 3);
+    }
+
+    #[test]
+    fn a_block_takes_no_more_bytes_than_the_budget_and_skips_no_nonce() {
+        let mut pool = pool(100, 100);
+        let now = Instant::now();
+        // Author 1: nonces 1..=3 of 100 bytes; author 2: one record of 100 bytes.
+        let first = record(1, 1).0.payload.author;
+        for nonce in 1..=3 {
+            let (r, h) = record(1, nonce);
+            pool.insert(r, h, 100, now).expect("room");
+        }
+        let (r, h) = record(2, 1);
+        pool.insert(r, h, 100, now).expect("room");
+        let taken = |budget| {
+            pool.take_for_block(100, budget)
+                .iter()
+                .map(|e| (e.record.payload.author == first, e.record.payload.nonce))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(taken(250), vec![(true, 1), (true, 2)]);
+        assert_eq!(taken(300), vec![(true, 1), (true, 2), (true, 3)]);
+        assert_eq!(taken(400).len(), 4);
+        assert!(taken(99).is_empty());
     }
 
     #[test]
@@ -318,13 +353,13 @@ mod tests {
         for seed in 1..=18 {
             assert!(pool.has_room(false), "record {seed}");
             let (r, h) = record(seed, 1);
-            pool.insert(r, h, now).expect("room");
+            pool.insert(r, h, 100, now).expect("room");
         }
         assert!(!pool.has_room(false), "API records stop at 18 of 20");
         assert!(pool.has_room(true), "gossip may use the reserve");
         for seed in 19..=20 {
             let (r, h) = record(seed, 1);
-            pool.insert(r, h, now).expect("room");
+            pool.insert(r, h, 100, now).expect("room");
         }
         assert!(!pool.has_room(true));
     }
@@ -336,10 +371,10 @@ mod tests {
         // Author 1 submits nonces out of order; author 2 arrives in between.
         for (seed, nonce) in [(1, 9), (2, 1), (1, 3), (1, 7), (2, 2)] {
             let (r, h) = record(seed, nonce);
-            pool.insert(r, h, now).expect("room");
+            pool.insert(r, h, 100, now).expect("room");
         }
         let taken: Vec<(u8, u64)> = pool
-            .take_for_block(100)
+            .take_for_block(100, usize::MAX)
             .iter()
             .map(|e| (e.record.payload.author.0[0], e.record.payload.nonce))
             .collect();
@@ -355,7 +390,7 @@ mod tests {
                 (author2, 2)
             ]
         );
-        assert_eq!(pool.take_for_block(2).len(), 2);
+        assert_eq!(pool.take_for_block(2, usize::MAX).len(), 2);
     }
 
     #[test]
@@ -365,7 +400,7 @@ mod tests {
         let mut hashes = Vec::new();
         for nonce in [2, 4, 6] {
             let (r, h) = record(1, nonce);
-            pool.insert(r, h, now).expect("room");
+            pool.insert(r, h, 100, now).expect("room");
             hashes.push(h);
         }
         let author = record(1, 0).0.payload.author;
@@ -376,6 +411,6 @@ mod tests {
         assert!(pool.contains(&hashes[2]));
         assert!(pool.remove(&hashes[2]).is_some());
         assert!(pool.is_empty());
-        assert!(pool.take_for_block(10).is_empty());
+        assert!(pool.take_for_block(10, usize::MAX).is_empty());
     }
 }

@@ -90,17 +90,18 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         nodes: usize,
         /// Records to submit.
-        #[arg(long, default_value_t = 20_000)]
+        #[arg(long, default_value_t = 50_000)]
         records: usize,
         /// Concurrent submitters (each a bench member with its own key).
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
         /// Records per API call (`POST /v1/records/batch`); 1 submits each record on its
         /// own (`POST /v1/records`).
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 100)]
         batch: usize,
-        /// Most records submitted and not yet committed (closed loop); 0 = no limit.
-        #[arg(long, default_value_t = 0)]
+        /// Most records submitted and not yet committed (closed loop, so latency is not
+        /// a growing queue); 0 = no limit (open loop: as fast as the nodes admit).
+        #[arg(long, default_value_t = 2_000)]
         max_pending: usize,
         /// Write the result as JSON to this file.
         #[arg(long)]
