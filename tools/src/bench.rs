@@ -80,18 +80,23 @@ fn api(what: &str) -> impl FnOnce(ApiError) -> BenchError + '_ {
     }
 }
 
-/// The bench's settings.
-#[derive(Debug, Clone)]
+/// The bench's settings (also its command-line options).
+#[derive(Debug, Clone, clap::Args)]
 pub struct BenchOptions {
     /// Records to submit.
+    #[arg(long, default_value_t = 50_000)]
     pub records: usize,
-    /// Workers (= bench authors).
+    /// Concurrent submitters (each a bench member with its own key).
+    #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
-    /// Records per API call: 1 = `POST /v1/records`, more = `POST /v1/records/batch`.
+    /// Records per API call (`POST /v1/records/batch`); 1 submits each record on its own
+    /// (`POST /v1/records`).
+    #[arg(long, default_value_t = 100)]
     pub batch: usize,
-    /// Most records submitted but not yet seen committed, over all workers; 0 = no
-    /// limit (every worker submits as fast as the nodes admit, and latency then measures
-    /// the queue).
+    /// Most records submitted and not yet committed, over all submitters (closed loop,
+    /// so latency is not a growing queue); 0 = no limit (open loop: as fast as the nodes
+    /// admit, and latency then measures the queue).
+    #[arg(long, default_value_t = 2_000)]
     pub max_pending: usize,
 }
 

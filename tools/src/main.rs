@@ -89,20 +89,8 @@ enum Command {
         /// Validators of the local network started for the bench (ignored with --devnet).
         #[arg(long, default_value_t = 4)]
         nodes: usize,
-        /// Records to submit.
-        #[arg(long, default_value_t = 50_000)]
-        records: usize,
-        /// Concurrent submitters (each a bench member with its own key).
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// Records per API call (`POST /v1/records/batch`); 1 submits each record on its
-        /// own (`POST /v1/records`).
-        #[arg(long, default_value_t = 100)]
-        batch: usize,
-        /// Most records submitted and not yet committed (closed loop, so latency is not
-        /// a growing queue); 0 = no limit (open loop: as fast as the nodes admit).
-        #[arg(long, default_value_t = 2_000)]
-        max_pending: usize,
+        #[command(flatten)]
+        options: bench::BenchOptions,
         /// Write the result as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -246,25 +234,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => devnet_command(nodes, &dir, exit_after_demo, no_demo)?,
         Command::Bench {
             nodes,
-            records,
-            concurrency,
-            batch,
-            max_pending,
+            options,
             json,
             devnet,
             dir,
-        } => bench_command(
-            nodes,
-            bench::BenchOptions {
-                records,
-                concurrency,
-                batch,
-                max_pending,
-            },
-            json,
-            devnet,
-            dir,
-        )?,
+        } => bench_command(nodes, options, json, devnet, dir)?,
     }
     Ok(ExitCode::SUCCESS)
 }
