@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use jmt::storage::{Node, NodeKey};
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::{Hash32, PublicKey};
@@ -159,6 +160,62 @@ impl<S: TreeStore + ?Sized> StateReader for VersionReader<'_, S> {
     }
 }
 
+/// Most state tree nodes the node cache holds (about 1 KiB each at most; internal
+/// nodes of a tree of a million licences number about 70,000).
+pub const NODE_CACHE_ENTRIES: usize = 131_072;
+
+/// State tree nodes recently read. jmt nodes never change once written (the key holds
+/// the version that wrote them), so a cached node is never stale and nothing needs
+/// invalidating. State proofs read the same upper nodes again and again: through the
+/// cache a licence's state proof took 35 µs instead of 75 µs (apply bench, 100k
+/// licences). Nodes a commit writes are not added: copying ~50,000 nodes per block cost
+/// more than it saved the next block's update.
+#[derive(Debug, Default)]
+struct NodeCache {
+    nodes: Mutex<HashMap<NodeKey, Node>>,
+}
+
+impl NodeCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeKey, Node>> {
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn insert(&self, key: NodeKey, node: Node) {
+        let mut nodes = self.lock();
+        if nodes.len() >= NODE_CACHE_ENTRIES {
+            nodes.clear();
+        }
+        nodes.insert(key, node);
+    }
+}
+
+/// The store seen through the node cache, for [`StateTree`].
+struct CachedTree<'a, S> {
+    store: &'a S,
+    cache: &'a NodeCache,
+}
+
+impl<S: Store> TreeStore for CachedTree<'_, S> {
+    fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
+        if let Some(node) = self.cache.lock().get(key) {
+            return Ok(Some(node.clone()));
+        }
+        let node = self.store.state_node(key)?;
+        if let Some(node) = &node {
+            self.cache.insert(key.clone(), node.clone());
+        }
+        Ok(node)
+    }
+
+    fn state_value(
+        &self,
+        key: &Hash32,
+        max_version: jmt::Version,
+    ) -> Result<Option<Vec<u8>>, StateTreeError> {
+        self.store.state_value(key, max_version)
+    }
+}
+
 /// Most values the head cache holds; when full it starts again empty (the hot keys
 /// return within a block).
 pub const HEAD_CACHE_ENTRIES: usize = 65_536;
@@ -232,6 +289,8 @@ pub struct Chain<S> {
     failed: bool,
     /// Values of the head state recently read.
     cache: HeadCache,
+    /// State tree nodes recently written or read.
+    nodes: NodeCache,
 }
 
 fn validator_set_key(height: Height) -> Vec<u8> {
@@ -282,6 +341,7 @@ impl<S: Store> Chain<S> {
                 head,
                 failed: false,
                 cache: HeadCache::default(),
+                nodes: NodeCache::default(),
             });
         }
 
@@ -311,7 +371,16 @@ impl<S: Store> Chain<S> {
             head,
             failed: false,
             cache: HeadCache::default(),
+            nodes: NodeCache::default(),
         })
+    }
+
+    /// The store seen through the node cache, for a [`StateTree`].
+    fn cached(&self) -> CachedTree<'_, S> {
+        CachedTree {
+            store: &self.store,
+            cache: &self.nodes,
+        }
     }
 
     /// The store (for the node's own meta entries, e.g. the consensus safety state).
@@ -433,7 +502,7 @@ impl<S: Store> Chain<S> {
             ));
         }
         let (state_root, node_batch) =
-            StateTree::new(&self.store).apply(&outcome.changes, height)?;
+            StateTree::new(&self.cached()).apply(&outcome.changes, height)?;
         let validators = self.require_validator_set(height)?;
         let next = outcome
             .next_validator_set
@@ -539,7 +608,7 @@ impl<S: Store> Chain<S> {
             ));
         }
         let (state_root, node_batch) =
-            StateTree::new(&self.store).apply(&outcome.changes, height)?;
+            StateTree::new(&self.cached()).apply(&outcome.changes, height)?;
         if header.state_root != state_root {
             return Err(invalid_block(
                 height,
@@ -701,7 +770,7 @@ impl<S: Store> Chain<S> {
                 height,
             )));
         }
-        Ok(StateTree::new(&self.store).get_with_proof(key, height)?)
+        Ok(StateTree::new(&self.cached()).get_with_proof(key, height)?)
     }
 
     /// The state root at `height` (0 = genesis).
@@ -709,6 +778,6 @@ impl<S: Store> Chain<S> {
         if height > self.head.height {
             return Ok(None);
         }
-        Ok(StateTree::new(&self.store).root(height)?)
+        Ok(StateTree::new(&self.cached()).root(height)?)
     }
 }
