@@ -244,16 +244,6 @@ impl Ledger {
         Ok(execute::read_nonce(&chain.state(), author)?)
     }
 
-    /// Mempool admission: the ledger's rules against the head state, the signature
-    /// already verified by the caller.
-    pub fn check_record(&self, record: &SignedRecord, now_ms: u64) -> CheckOutcome {
-        let bytes = encode(record);
-        let hash = tongban_ledger::crypto::sha256(&[&bytes]);
-        self.check_records(&[(record, hash, bytes.len())], now_ms)
-            .pop()
-            .unwrap_or_else(|| CheckOutcome::Failed("no outcome".into()))
-    }
-
     /// Mempool admission of a batch: each record checked on its own against the same
     /// head state (under one read of the chain), signatures already verified by the
     /// caller. Items are `(record, hash of its encoding, encoded length)`.

@@ -124,9 +124,14 @@ impl Metrics {
 
     /// Counts one refused record.
     pub fn reject(&self, reason: &'static str) {
+        self.reject_many(reason, 1);
+    }
+
+    /// Counts `count` records refused for `reason`.
+    pub fn reject_many(&self, reason: &'static str, count: u64) {
         self.rejected_records
             .get_or_create(&ReasonLabel { reason })
-            .inc();
+            .inc_by(count);
     }
 
     /// The Prometheus text exposition.

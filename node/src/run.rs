@@ -194,9 +194,7 @@ async fn run(home: Home) -> anyhow::Result<()> {
                             // Only a long backlog drops gossip; the records are in other
                             // mempools too and commit through them.
                             if gossip_tx.try_send(records).is_err() {
-                                for _ in 0..count {
-                                    metrics.reject("mempool_full");
-                                }
+                                metrics.reject_many("mempool_full", count as u64);
                             }
                         }
                         Err(e) => {
