@@ -482,8 +482,16 @@ impl<S: Store> Chain<S> {
             ));
         }
         let ctx = self.context(time_ms);
-        let outcome =
-            execute::execute_block(&self.state(), &ctx, records, Mode::Build, already_verified)?;
+        let cached = self.cached();
+        let (outcome, tree) = execute::execute_block_then(
+            &self.state(),
+            &ctx,
+            records,
+            Mode::Build,
+            already_verified,
+            |outcome| StateTree::new(&cached).apply(&outcome.changes, height),
+        )?;
+        let (state_root, node_batch) = tree?;
         let kept: Vec<SignedRecord> = outcome
             .kept
             .iter()
@@ -501,8 +509,6 @@ impl<S: Store> Chain<S> {
                 "execution results do not cover kept records".into(),
             ));
         }
-        let (state_root, node_batch) =
-            StateTree::new(&self.cached()).apply(&outcome.changes, height)?;
         let validators = self.require_validator_set(height)?;
         let next = outcome
             .next_validator_set
@@ -578,12 +584,15 @@ impl<S: Store> Chain<S> {
             return Err(invalid_block(height, "proposer is not a validator"));
         }
         let ctx = self.context(header.time_ms);
-        let outcome = execute::execute_block(
+        // The state tree update runs while the signatures are being checked.
+        let cached = self.cached();
+        let (outcome, tree) = execute::execute_block_then(
             &self.state(),
             &ctx,
             &block.records,
             Mode::Validate,
             already_verified,
+            |outcome| StateTree::new(&cached).apply(&outcome.changes, height),
         )?;
         // Validate mode kept every record (any refusal is an error above), and execution
         // hashed each one in parallel: the records root comes from those hashes rather
@@ -607,8 +616,7 @@ impl<S: Store> Chain<S> {
                 "next_validators_hash does not match the executed membership changes",
             ));
         }
-        let (state_root, node_batch) =
-            StateTree::new(&self.cached()).apply(&outcome.changes, height)?;
+        let (state_root, node_batch) = tree?;
         if header.state_root != state_root {
             return Err(invalid_block(
                 height,

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 use execute_support::*;
 use tongban_ledger::execute::{
-    check_record, execute_block, verify_every_signature, BlockContext, CheckError, ExecError, Mode,
-    RejectReason,
+    check_record, execute_block, execute_block_then, verify_every_signature, BlockContext,
+    CheckError, ExecError, Mode, RejectReason,
 };
 use tongban_ledger::keys;
 use tongban_ledger::state::StateChanges;
@@ -161,6 +161,92 @@ fn batch_signature_failure_names_the_record() {
     .unwrap();
     assert_eq!(built.kept.len(), 149);
     assert!(!built.kept.contains(&97));
+}
+
+/// Execution runs alongside the signature checks, as if every signature were valid.
+/// A bad signature must still give exactly the result of checking first: here the
+/// licence it would have issued must not exist for the records after it.
+#[test]
+fn a_bad_signature_found_during_execution_gives_the_checked_result() {
+    let (mut w, t) = world();
+    let k0 = w.member_key(0);
+    let k1 = w.member_key(1);
+    let id = licence_id(&t, &w.id(0), "LATE");
+    let other = licence_id(&t, &w.id(1), "OTHER");
+    let mut records = vec![
+        w.record(&k0, issue_body(&t, &id)),
+        w.record(
+            &k0,
+            RecordBody::SuspendLicence {
+                licence_id: id.clone(),
+                reason: "check".into(),
+            },
+        ),
+        w.record(&k1, issue_body(&t, &other)),
+    ];
+    let ctx = w.ctx();
+    // All valid: both records about `id` are kept.
+    let (all_valid, kept) = execute_block_then(
+        &w.state,
+        &ctx,
+        &records,
+        Mode::Build,
+        &verify_every_signature,
+        |outcome| outcome.kept.clone(),
+    )
+    .unwrap();
+    assert_eq!(all_valid.kept, vec![0, 1, 2]);
+    assert_eq!(kept, all_valid.kept);
+
+    records[0].signature.0[5] ^= 0x10;
+    let (outcome, kept) = execute_block_then(
+        &w.state,
+        &ctx,
+        &records,
+        Mode::Build,
+        &verify_every_signature,
+        |outcome| outcome.kept.clone(),
+    )
+    .unwrap();
+    assert_eq!(outcome.kept, vec![2]);
+    // `then` saw the final outcome, not the one computed before the verdicts came.
+    assert_eq!(kept, vec![2]);
+    assert_eq!(
+        outcome.results[0].1.as_ref().unwrap_err().code(),
+        "bad_signature"
+    );
+    assert_eq!(
+        outcome.results[1].1.as_ref().unwrap_err().code(),
+        "unknown_licence"
+    );
+    // The same changes as a block of the one good record alone.
+    let alone = execute_block(
+        &w.state,
+        &ctx,
+        &records[2..],
+        Mode::Build,
+        &verify_every_signature,
+    )
+    .unwrap();
+    assert_eq!(outcome.changes, alone.changes);
+    // Validating refuses the block at the bad signature, as checking first would.
+    let err = execute_block_then(
+        &w.state,
+        &ctx,
+        &records,
+        Mode::Validate,
+        &verify_every_signature,
+        |_| (),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        ExecError::InvalidRecord {
+            index: 0,
+            reason: RejectReason::BadSignature { .. },
+            ..
+        }
+    ));
 }
 
 #[test]

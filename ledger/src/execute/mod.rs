@@ -51,7 +51,7 @@ use serde::Serialize;
 
 use crate::bytes::{Hash32, PublicKey};
 use crate::codec::encode;
-use crate::crypto::{verify_many, SignatureCheck};
+use crate::crypto::{verify_many_on_this_thread, SignatureCheck};
 use crate::ids::TypeCode;
 use crate::keys;
 use crate::state::{StateChanges, StateReadError, StateReader};
@@ -230,7 +230,30 @@ pub fn execute_block(
     mode: Mode,
     already_verified: &dyn Fn(&Hash32) -> bool,
 ) -> Result<BlockOutcome, ExecError> {
-    let mut exec = Exec::new(reader, ctx)?;
+    let (outcome, ()) = execute_block_then(reader, ctx, records, mode, already_verified, |_| ())?;
+    Ok(outcome)
+}
+
+/// [`execute_block`], then `then(&outcome)` (the caller's next step, e.g. the state
+/// tree update), with the signature checks running alongside both.
+///
+/// The records are executed on this thread as if every signature were valid while
+/// other threads verify the ones not `already_verified`. When every signature is
+/// valid, that was the real execution, and `then` has already run on it. Otherwise the
+/// block is executed again with the real verdicts and `then` runs again on the new
+/// outcome, so the result is always exactly that of checking first and executing
+/// after; `then` must only compute. A block whose signatures all need checking (a
+/// synced block, a validator that has not seen the records) so no longer waits for
+/// its signatures before execution starts.
+pub fn execute_block_then<R>(
+    reader: &dyn StateReader,
+    ctx: &BlockContext,
+    records: &[SignedRecord],
+    mode: Mode,
+    already_verified: &dyn Fn(&Hash32) -> bool,
+    then: impl Fn(&BlockOutcome) -> R,
+) -> Result<(BlockOutcome, R), ExecError> {
+    let exec = Exec::new(reader, ctx)?;
     let max_records = exec.params.max_block_records;
     if mode == Mode::Validate && records.len() > max_records as usize {
         return Err(ExecError::TooManyRecords {
@@ -238,9 +261,8 @@ pub fn execute_block(
             max: max_records,
         });
     }
-
     // Hash and size every record (in parallel: it is a third of the per-record cost
-    // after signatures), then verify the signatures the caller has not.
+    // after signatures).
     let prepared: Vec<(Hash32, usize)> = records
         .par_iter()
         .map(|record| {
@@ -248,16 +270,53 @@ pub fn execute_block(
             (crate::crypto::sha256(&[&bytes]), bytes.len())
         })
         .collect();
-    let signature_ok = verify_signatures(records, &prepared, already_verified);
+    let to_check: Vec<usize> = (0..records.len())
+        .filter(|&i| !already_verified(&prepared[i].0))
+        .collect();
+    let run_then = |exec: Exec<'_>, signature_ok: &dyn Fn(usize) -> bool| {
+        run_block(exec, reader, records, &prepared, mode, signature_ok).map(|outcome| {
+            let next = then(&outcome);
+            (outcome, next)
+        })
+    };
+    if to_check.is_empty() {
+        return run_then(exec, &|_| true);
+    }
+    let (verdicts, optimistic) = std::thread::scope(|scope| {
+        let checker = scope.spawn(|| verify_signatures(records, &to_check));
+        let optimistic = run_then(exec, &|_| true);
+        (checker.join(), optimistic)
+    });
+    let verdicts = verdicts.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    if verdicts.iter().all(|ok| *ok) {
+        return optimistic;
+    }
+    let mut signature_ok = vec![true; records.len()];
+    for (&index, ok) in to_check.iter().zip(verdicts) {
+        signature_ok[index] = ok;
+    }
+    run_then(Exec::new(reader, ctx)?, &|index| signature_ok[index])
+}
+
+/// Executes the records in order with `exec` (fresh from [`Exec::new`]);
+/// `signature_ok(index)` is the verdict on each one's signature.
+fn run_block(
+    mut exec: Exec<'_>,
+    reader: &dyn StateReader,
+    records: &[SignedRecord],
+    prepared: &[(Hash32, usize)],
+    mode: Mode,
+    signature_ok: &dyn Fn(usize) -> bool,
+) -> Result<BlockOutcome, ExecError> {
+    let max_records = exec.params.max_block_records;
 
     let mut results = Vec::with_capacity(records.len());
     let mut kept = Vec::with_capacity(records.len());
-    for (index, record) in records.iter().enumerate() {
+    for (index, (record, &(hash, size))) in records.iter().zip(prepared).enumerate() {
         if kept.len() >= max_records as usize {
             break;
         }
-        let (hash, size) = prepared[index];
-        let outcome = exec.apply_record(record, &hash, size, signature_ok[index]);
+        let outcome = exec.apply_record(record, &hash, size, signature_ok(index));
         match outcome {
             Ok(()) => {
                 exec.state.commit_pending();
@@ -366,20 +425,10 @@ impl<'a> RecordChecker<'a> {
     }
 }
 
-fn verify_signatures(
-    records: &[SignedRecord],
-    prepared: &[(Hash32, usize)],
-    already_verified: &dyn Fn(&Hash32) -> bool,
-) -> Vec<bool> {
-    let mut ok = vec![true; records.len()];
-    let to_check: Vec<usize> = (0..records.len())
-        .filter(|&i| !already_verified(&prepared[i].0))
-        .collect();
-    if to_check.is_empty() {
-        return ok;
-    }
+/// Verdicts on the signatures of `records[i]` for each `i` in `to_check`, in order.
+fn verify_signatures(records: &[SignedRecord], to_check: &[usize]) -> Vec<bool> {
     let signing_bytes: Vec<Vec<u8>> = to_check
-        .par_iter()
+        .iter()
         .map(|&i| records[i].payload.signing_bytes())
         .collect();
     let items: Vec<SignatureCheck<'_>> = to_check
@@ -393,10 +442,10 @@ fn verify_signatures(
             )
         })
         .collect();
-    for (&i, result) in to_check.iter().zip(verify_many(&items)) {
-        ok[i] = result.is_ok();
-    }
-    ok
+    verify_many_on_this_thread(&items)
+        .into_iter()
+        .map(|r| r.is_ok())
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------
