@@ -185,29 +185,25 @@ fn a_bad_signature_found_during_execution_gives_the_checked_result() {
         w.record(&k1, issue_body(&t, &other)),
     ];
     let ctx = w.ctx();
+    // Builds a block; `then` reports the records kept in the outcome it was given.
+    let build = |records: &[SignedRecord]| {
+        execute_block_then(
+            &w.state,
+            &ctx,
+            records,
+            Mode::Build,
+            &verify_every_signature,
+            |outcome| outcome.kept.clone(),
+        )
+        .unwrap()
+    };
     // All valid: both records about `id` are kept.
-    let (all_valid, kept) = execute_block_then(
-        &w.state,
-        &ctx,
-        &records,
-        Mode::Build,
-        &verify_every_signature,
-        |outcome| outcome.kept.clone(),
-    )
-    .unwrap();
+    let (all_valid, kept) = build(&records);
     assert_eq!(all_valid.kept, vec![0, 1, 2]);
     assert_eq!(kept, all_valid.kept);
 
     records[0].signature.0[5] ^= 0x10;
-    let (outcome, kept) = execute_block_then(
-        &w.state,
-        &ctx,
-        &records,
-        Mode::Build,
-        &verify_every_signature,
-        |outcome| outcome.kept.clone(),
-    )
-    .unwrap();
+    let (outcome, kept) = build(&records);
     assert_eq!(outcome.kept, vec![2]);
     // `then` saw the final outcome, not the one computed before the verdicts came.
     assert_eq!(kept, vec![2]);
