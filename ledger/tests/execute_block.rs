@@ -41,13 +41,7 @@ fn later_records_see_earlier_ones() {
     let id = licence_id(&t, &w.id(0), "SEE");
     let records = vec![
         w.record(&k0, issue_body(&t, &id)),
-        w.record(
-            &k0,
-            RecordBody::SuspendLicence {
-                licence_id: id.clone(),
-                reason: "check".into(),
-            },
-        ),
+        w.record(&k0, suspend_body(&id, "check")),
         w.record(
             &k0,
             RecordBody::RevokeLicence {
@@ -175,13 +169,7 @@ fn a_bad_signature_found_during_execution_gives_the_checked_result() {
     let other = licence_id(&t, &w.id(1), "OTHER");
     let mut records = vec![
         w.record(&k0, issue_body(&t, &id)),
-        w.record(
-            &k0,
-            RecordBody::SuspendLicence {
-                licence_id: id.clone(),
-                reason: "check".into(),
-            },
-        ),
+        w.record(&k0, suspend_body(&id, "check")),
         w.record(&k1, issue_body(&t, &other)),
     ];
     let ctx = w.ctx();

@@ -123,10 +123,7 @@ fn status_machine_and_only_the_issuer() {
     let k1 = w.member_key(1);
     let id = licence_id(&t, &w.id(0), "M");
     w.ok(&k0, issue_body(&t, &id));
-    let suspend = |r: &str| RecordBody::SuspendLicence {
-        licence_id: id.clone(),
-        reason: r.into(),
-    };
+    let suspend = |r: &str| suspend_body(&id, r);
     let reinstate = RecordBody::ReinstateLicence {
         licence_id: id.clone(),
     };

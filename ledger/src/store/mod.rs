@@ -136,11 +136,13 @@ const INTERNAL_NODE_MAX_BYTES: usize = 4 + 16 * (1 + 32 + 8 + 4 + 8) + 8 + 8;
 /// A block writes tens of thousands of nodes (about 34,000 for 10,000 new licences in
 /// a tree of a million), internal ones with up to 16 child hashes, and through serde
 /// bincode writes a hash one byte at a time. Writing them directly took building a
-/// block's write batch from 67–76 ms to 61–65 ms (apply bench, 1M licences). The layout is bincode's legacy one of jmt's types: `u32` variant, then for
-/// each of the 16 child slots `0` (empty) or `1`, the child's hash, its version (`u64`)
-/// and its type (`u32` 0 = leaf, or 1 and the leaf count as `u64`), then the number of
-/// children and the node's leaf count (`u64` each). Tests check it equals the codec's
-/// bytes for every node shape, so the stored format does not change.
+/// block's write batch from 67–76 ms to 61–65 ms (apply bench, 1M licences).
+///
+/// The layout is bincode's legacy one of jmt's types: `u32` variant, then for each of
+/// the 16 child slots `0` (empty) or `1`, the child's hash, its version (`u64`) and its
+/// type (`u32` 0 = leaf, or 1 and the leaf count as `u64`), then the number of children
+/// and the node's leaf count (`u64` each). Tests check it equals the codec's bytes for
+/// every node shape, so the stored format does not change.
 pub fn encode_state_node(node: &Node) -> Vec<u8> {
     let Node::Internal(internal) = node else {
         return codec::encode(node);

@@ -315,6 +315,13 @@ pub fn issue_body(type_code: &TypeCode, id: &LicenceId) -> RecordBody {
     }
 }
 
+pub fn suspend_body(id: &LicenceId, reason: &str) -> RecordBody {
+    RecordBody::SuspendLicence {
+        licence_id: id.clone(),
+        reason: reason.into(),
+    }
+}
+
 pub fn advance(case_id: &CaseId, to: CaseState) -> RecordBody {
     RecordBody::AdvanceCase {
         case_id: case_id.clone(),
