@@ -660,7 +660,7 @@ impl<S: Store> Chain<S> {
             time_ms: executed.block.header.time_ms,
         };
         let mut batch = StoreBatch::new();
-        batch.put_block_only(&executed.block);
+        batch.put_block(&executed.block);
         batch.put_record_locations(height, &executed.record_hashes);
         batch.put_commit(commit);
         batch.put_state_nodes(&executed.node_batch);

@@ -25,6 +25,7 @@
 
 use jmt::storage::{Node, NodeBatch, NodeKey};
 use jmt::Version;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Hash32;
@@ -300,36 +301,31 @@ impl StoreBatch {
         self.ops.is_empty()
     }
 
-    /// Puts a block, and the location of each of its records.
-    pub fn put_block(&mut self, block: &Block) {
-        self.put(
-            Column::Blocks,
-            height_key(block.header.height),
-            codec::encode(block),
-        );
-        for (index, record) in block.records.iter().enumerate() {
-            let location = RecordLocation {
-                height: block.header.height,
-                // Blocks hold at most `max_block_records: u32` records.
-                index: u32::try_from(index).unwrap_or(u32::MAX),
-            };
-            self.put(Column::Records, record.hash().0, codec::encode(&location));
-        }
-    }
-
-    /// Puts a block's record locations when the record hashes are already known.
+    /// Puts a block's record locations (`hashes` in block order).
+    ///
+    /// They go in in key order. RocksDB inserts a batch's keys into its memtable one
+    /// by one and looks for each from where the previous one went, so ascending keys
+    /// are cheap and random ones a full search each: sorting a block's 10,000 random
+    /// record hashes took the memtable insert from 37 to 24 ms (apply bench, 1M
+    /// licences). The other columns' keys already come in order (heights, and
+    /// `NodeBatch`'s sorted maps).
     pub fn put_record_locations(&mut self, height: Height, hashes: &[Hash32]) {
-        for (index, hash) in hashes.iter().enumerate() {
+        let mut by_hash: Vec<(&Hash32, usize)> = hashes.iter().zip(0..).collect();
+        // (hash, index): a repeated hash keeps block order, so the last still wins.
+        by_hash.sort_unstable();
+        self.ops.reserve(by_hash.len());
+        for (hash, index) in by_hash {
             let location = RecordLocation {
                 height,
+                // Blocks hold at most `max_block_records: u32` records.
                 index: u32::try_from(index).unwrap_or(u32::MAX),
             };
             self.put(Column::Records, hash.0, codec::encode(&location));
         }
     }
 
-    /// Puts a block without computing record locations (see [`Self::put_record_locations`]).
-    pub fn put_block_only(&mut self, block: &Block) {
+    /// Puts a block (its record locations go in with [`Self::put_record_locations`]).
+    pub fn put_block(&mut self, block: &Block) {
         self.put(
             Column::Blocks,
             height_key(block.header.height),
@@ -347,11 +343,21 @@ impl StoreBatch {
     }
 
     /// Puts the nodes and values of one state tree version.
+    ///
+    /// The nodes are encoded on all cores, in order: a block of 10,000 licences writes
+    /// about 34,000 of them, and encoding reads each freshly built node from memory.
     pub fn put_state_nodes(&mut self, batch: &NodeBatch) {
-        self.ops.reserve(batch.nodes().len() + batch.values().len());
-        for (key, node) in batch.nodes() {
-            self.put(Column::StateNodes, node_key(key), encode_state_node(node));
-        }
+        let nodes: Vec<(&NodeKey, &Node)> = batch.nodes().iter().collect();
+        let encoded: Vec<BatchOp> = nodes
+            .par_iter()
+            .map(|(key, node)| BatchOp {
+                column: Column::StateNodes,
+                key: node_key(key),
+                value: Some(encode_state_node(node)),
+            })
+            .collect();
+        self.ops.reserve(encoded.len() + batch.values().len());
+        self.ops.extend(encoded);
         for ((version, key), value) in batch.values() {
             self.put(
                 Column::StateValues,
@@ -542,7 +548,49 @@ mod tests {
                 }
                 let mut batch = StoreBatch::new();
                 batch.put_state_nodes(&nodes);
+                // Encoded in parallel, put in the node batch's (key) order.
+                let put: Vec<(&[u8], Option<&[u8]>)> = batch
+                    .ops()
+                    .iter()
+                    .filter(|op| op.column == Column::StateNodes)
+                    .map(|op| (op.key.as_slice(), op.value.as_deref()))
+                    .collect();
+                let expected: Vec<(Vec<u8>, Vec<u8>)> = nodes
+                    .nodes()
+                    .iter()
+                    .map(|(key, node)| (node_key(key), codec::encode(node)))
+                    .collect();
+                prop_assert_eq!(put.len(), expected.len());
+                for ((key, value), (want_key, want_value)) in put.iter().zip(&expected) {
+                    prop_assert_eq!(*key, want_key.as_slice());
+                    prop_assert_eq!(*value, Some(want_value.as_slice()));
+                }
                 store.write(batch).expect("write");
+            }
+        }
+
+        /// Record locations go in in ascending key order, and each hash finds its
+        /// record's index in the block (a repeated hash, its last).
+        #[test]
+        fn record_locations_go_in_in_key_order(
+            hashes in proptest::collection::vec(any::<[u8; 32]>(), 0..300),
+            repeat in any::<proptest::sample::Index>(),
+        ) {
+            let mut hashes: Vec<Hash32> = hashes.into_iter().map(Hash32).collect();
+            if !hashes.is_empty() {
+                let again = hashes[repeat.index(hashes.len())];
+                hashes.push(again);
+            }
+            let mut batch = StoreBatch::new();
+            batch.put_record_locations(9, &hashes);
+            prop_assert_eq!(batch.len(), hashes.len());
+            prop_assert!(batch.ops().windows(2).all(|pair| pair[0].key <= pair[1].key));
+            let store = MemoryStore::new();
+            store.write(batch).expect("write");
+            for hash in &hashes {
+                let last = hashes.iter().rposition(|h| h == hash).expect("present");
+                let location = store.record_location(hash).expect("read").expect("stored");
+                prop_assert_eq!(location, RecordLocation { height: 9, index: last as u32 });
             }
         }
 
