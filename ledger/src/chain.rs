@@ -160,8 +160,8 @@ impl<S: TreeStore + ?Sized> StateReader for VersionReader<'_, S> {
     }
 }
 
-/// Most state tree nodes the node cache holds (about 1 KiB each at most; internal
-/// nodes of a tree of a million licences number about 70,000).
+/// Most state tree nodes the node cache holds (about 1 KiB each at most; the upper
+/// four levels of a tree of a million licences hold about 70,000 internal nodes).
 pub const NODE_CACHE_ENTRIES: usize = 131_072;
 
 /// State tree nodes recently read. jmt nodes never change once written (the key holds
@@ -289,7 +289,7 @@ pub struct Chain<S> {
     failed: bool,
     /// Values of the head state recently read.
     cache: HeadCache,
-    /// State tree nodes recently written or read.
+    /// State tree nodes recently read.
     nodes: NodeCache,
 }
 

@@ -347,8 +347,8 @@ impl StoreBatch {
     /// The nodes are encoded on all cores, in order: a block of 10,000 licences writes
     /// about 34,000 of them, and encoding reads each freshly built node from memory.
     pub fn put_state_nodes(&mut self, batch: &NodeBatch) {
-        let nodes: Vec<(&NodeKey, &Node)> = batch.nodes().iter().collect();
-        let encoded: Vec<BatchOp> = nodes
+        let encoded: Vec<BatchOp> = batch
+            .nodes()
             .par_iter()
             .map(|(key, node)| BatchOp {
                 column: Column::StateNodes,
