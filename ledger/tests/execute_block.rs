@@ -123,7 +123,7 @@ fn build_drops_failing_records_and_validate_refuses_the_block() {
 #[test]
 fn batch_signature_failure_names_the_record() {
     let (mut w, t) = world();
-    // 150 records: three batches of 64; one bad signature in the second batch.
+    // 150 records, in more than one batch; one bad signature in the second half.
     let mut records = issues(&mut w, &t, 150);
     records[97].signature.0[10] ^= 0x40;
     let ctx = w.ctx();

@@ -3,7 +3,7 @@
 //! Records arrive from the API and from record gossip into one bounded queue
 //! ([`ADMISSION_QUEUE`]). One task drains it in batches of up to [`ADMISSION_BATCH`] and,
 //! per batch: drops duplicates, checks size and chain id, verifies the signatures of the
-//! rest in one `verify_many` call (batches of 64 over every core, on a blocking thread),
+//! rest in one `verify_many` call (batches of 64 to 512 over every core, on a blocking thread),
 //! checks each survivor with the ledger's `check_record` against the latest committed
 //! state (signature already verified), and inserts it. The mempool then remembers the
 //! record by hash, so validating a block never verifies its signature again.
