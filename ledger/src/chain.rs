@@ -17,10 +17,10 @@
 //!
 //! Versions of the state tree are heights: block `h` writes version `h`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use jmt::storage::{Node, NodeKey};
+use jmt::storage::{Node, NodeBatch, NodeKey};
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::{Hash32, PublicKey};
@@ -74,7 +74,7 @@ pub struct ExecutedBlock {
     /// What execution said about each record examined.
     pub outcome: BlockOutcome,
     /// State tree nodes and values of the new version.
-    node_batch: jmt::storage::NodeBatch,
+    node_batch: NodeBatch,
     /// The head this was executed on, to refuse committing it on another.
     parent: Hash32,
 }
@@ -168,8 +168,8 @@ pub const NODE_CACHE_ENTRIES: usize = 131_072;
 /// the version that wrote them), so a cached node is never stale and nothing needs
 /// invalidating. State proofs read the same upper nodes again and again: through the
 /// cache a licence's state proof took 35 µs instead of 75 µs (apply bench, 100k
-/// licences). Nodes a commit writes are not added: copying ~50,000 nodes per block cost
-/// more than it saved the next block's update.
+/// licences). Nodes a commit writes are not added (copying ~30,000 nodes per block cost
+/// more than it saved the next block's update); [`RecentNodes`] keeps them instead.
 #[derive(Debug, Default)]
 struct NodeCache {
     nodes: Mutex<HashMap<NodeKey, Node>>,
@@ -189,14 +189,60 @@ impl NodeCache {
     }
 }
 
-/// The store seen through the node cache, for [`StateTree`].
+/// Most state tree nodes [`RecentNodes`] keeps (about 1 KiB each for an internal node:
+/// ~200 MiB). At a million licences a 10,000-record block writes about 34,000 nodes,
+/// so this is the last five or six blocks.
+pub const RECENT_NODES: usize = 200_000;
+
+/// The node batches of the last few commits (up to [`RECENT_NODES`] nodes, and always
+/// the newest), kept whole after they were written. The next blocks' tree updates read
+/// many of those nodes again: at a million licences a 10,000-record block rewrites
+/// nearly every node of the upper four levels and one in seven at the fifth, so the next
+/// block's update finds most of its upper-level reads here instead of in RocksDB. Each
+/// batch is the one the commit owned and would have dropped, so keeping it costs no
+/// copy (copying its nodes into [`NodeCache`] instead cost more than it saved). A node's
+/// key holds the version that wrote it, so the version alone says which batch can hold
+/// it, and a node of an older version costs no lookup here.
+#[derive(Debug, Default)]
+struct RecentNodes {
+    /// Oldest first.
+    batches: VecDeque<(Height, NodeBatch)>,
+    /// Nodes in `batches`.
+    nodes: usize,
+}
+
+impl RecentNodes {
+    fn get(&self, key: &NodeKey) -> Option<&Node> {
+        self.batches
+            .iter()
+            .rev()
+            .find(|(version, _)| *version == key.version())
+            .and_then(|(_, batch)| batch.get_node(key))
+    }
+
+    fn committed(&mut self, version: Height, batch: NodeBatch) {
+        self.nodes += batch.nodes().len();
+        self.batches.push_back((version, batch));
+        while self.nodes > RECENT_NODES && self.batches.len() > 1 {
+            if let Some((_, oldest)) = self.batches.pop_front() {
+                self.nodes -= oldest.nodes().len();
+            }
+        }
+    }
+}
+
+/// The store seen through the recent batches and the node cache, for [`StateTree`].
 struct CachedTree<'a, S> {
     store: &'a S,
+    recent: &'a RecentNodes,
     cache: &'a NodeCache,
 }
 
 impl<S: Store> TreeStore for CachedTree<'_, S> {
     fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
+        if let Some(node) = self.recent.get(key) {
+            return Ok(Some(node.clone()));
+        }
         if let Some(node) = self.cache.lock().get(key) {
             return Ok(Some(node.clone()));
         }
@@ -253,7 +299,7 @@ impl HeadCache {
     }
 
     /// The block committed: cached keys it wrote take their new values.
-    fn committed(&mut self, batch: &jmt::storage::NodeBatch, version: Height) {
+    fn committed(&mut self, batch: &NodeBatch, version: Height) {
         let entries = self.entries.get_mut().unwrap_or_else(|e| e.into_inner());
         for ((v, key), value) in batch.values() {
             if *v == version {
@@ -291,6 +337,8 @@ pub struct Chain<S> {
     cache: HeadCache,
     /// State tree nodes recently read.
     nodes: NodeCache,
+    /// State tree nodes recently written.
+    recent: RecentNodes,
 }
 
 fn validator_set_key(height: Height) -> Vec<u8> {
@@ -342,6 +390,7 @@ impl<S: Store> Chain<S> {
                 failed: false,
                 cache: HeadCache::default(),
                 nodes: NodeCache::default(),
+                recent: RecentNodes::default(),
             });
         }
 
@@ -372,6 +421,7 @@ impl<S: Store> Chain<S> {
             failed: false,
             cache: HeadCache::default(),
             nodes: NodeCache::default(),
+            recent: RecentNodes::default(),
         })
     }
 
@@ -379,6 +429,7 @@ impl<S: Store> Chain<S> {
     fn cached(&self) -> CachedTree<'_, S> {
         CachedTree {
             store: &self.store,
+            recent: &self.recent,
             cache: &self.nodes,
         }
     }
@@ -679,6 +730,7 @@ impl<S: Store> Chain<S> {
             return Err(e.into());
         }
         self.cache.committed(&executed.node_batch, height);
+        self.recent.committed(height, executed.node_batch);
         self.head = head;
         Ok(())
     }

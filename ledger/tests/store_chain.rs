@@ -469,3 +469,28 @@ fn tree_reads_through_the_node_cache_match_the_store() {
         }
     }
 }
+
+#[test]
+fn tree_updates_through_recent_batches_match_a_chain_without_them() {
+    // A chain keeps the nodes its last commits wrote and reads the next updates through
+    // them; a chain reopened before every block starts with none. From the same records
+    // both must build the same blocks, and each must accept the other's.
+    let (_, mut kept) = memory_chain();
+    let reopened_store = Arc::new(MemoryStore::new());
+    let mut reopened = Chain::open(reopened_store.clone(), &test_genesis()).expect("open");
+    let mut blocks = vec![vec![publish_type_record(1)]];
+    blocks.extend((2..=9u64).map(|height| issue_records(height, 40)));
+    for records in &blocks {
+        let built = commit_block(&mut kept, records);
+        let validated = reopened
+            .validate(built.block.clone(), &|_| false)
+            .expect("a fresh chain accepts the kept chain's block");
+        assert_eq!(validated.block_hash, built.block_hash);
+        let rebuilt = commit_block(&mut reopened, records);
+        assert_eq!(
+            rebuilt.block.header.state_root,
+            built.block.header.state_root
+        );
+        reopened = Chain::open(reopened_store.clone(), &test_genesis()).expect("reopen");
+    }
+}
