@@ -8,7 +8,6 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::net::TcpListener;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -48,11 +47,12 @@ pub fn type_code() -> TypeCode {
     TypeCode::parse(&format!("{}001", member_id(1))).expect("valid type code")
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1, outside the range the kernel takes outgoing
+/// connections' ports from (`tongban_tools::devnet::free_ports`).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
+    tongban_tools::devnet::free_ports(1)
+        .ok()
+        .and_then(|ports| ports.first().copied())
         .expect("a free port")
 }
 

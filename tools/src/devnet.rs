@@ -165,20 +165,46 @@ pub fn node_member_id(i: usize) -> Result<MemberId, DevnetError> {
     demo_member_id(region, "DPTNET", i)
 }
 
-fn free_ports(count: usize) -> Result<Vec<u16>, DevnetError> {
+/// Ports handed out for local nodes: below Linux's default ephemeral range
+/// (32768–60999), from which the kernel takes the local port of every outgoing
+/// connection. A port bound to `:0` comes from that range, so a connection opened between
+/// choosing it and the node binding it could take it ("address already in use", seen in
+/// the cluster tests); a port from here cannot be taken that way.
+pub const LOCAL_PORTS: std::ops::Range<u16> = 20_000..32_768;
+
+/// `count` distinct ports of [`LOCAL_PORTS`] that are free on 127.0.0.1 now. Each process
+/// starts at its own place in the range and goes on from where its last call ended, so
+/// that processes choosing ports at the same moment rarely try the same ones.
+pub fn free_ports(count: usize) -> Result<Vec<u16>, std::io::Error> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let span = u32::from(LOCAL_PORTS.end - LOCAL_PORTS.start);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let start = std::process::id().wrapping_mul(7_919).wrapping_add(nanos) % span;
+    let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::SeqCst, Ordering::SeqCst);
     // Hold every listener until all ports are chosen, so no port is handed out twice.
     let mut listeners = Vec::with_capacity(count);
-    for _ in 0..count {
-        let l = TcpListener::bind("127.0.0.1:0").map_err(io(Path::new("127.0.0.1:0")))?;
-        listeners.push(l);
+    let mut tried = 0;
+    while listeners.len() < count {
+        if tried == span {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("fewer than {count} free ports in {LOCAL_PORTS:?}"),
+            ));
+        }
+        tried += 1;
+        let offset = NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        // `offset < span`, and `span` fits in u16.
+        let port = LOCAL_PORTS.start + u16::try_from(offset).unwrap_or(0);
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            listeners.push(listener);
+        }
     }
     listeners
         .iter()
-        .map(|l| {
-            l.local_addr()
-                .map(|a| a.port())
-                .map_err(io(Path::new("127.0.0.1:0")))
-        })
+        .map(|l| l.local_addr().map(|a| a.port()))
         .collect()
 }
 
@@ -305,7 +331,7 @@ pub fn prepare(dir: &Path, nodes: usize, node_bin: &Path) -> Result<Layout, Devn
     let _ = fs::remove_file(&genesis_tmp);
     genesis::write(&genesis_tmp, &g, true)?;
 
-    let ports = free_ports(2 * nodes)?;
+    let ports = free_ports(2 * nodes).map_err(io(Path::new("127.0.0.1")))?;
     let p2p: Vec<u16> = ports[..nodes].to_vec();
     let api: Vec<u16> = ports[nodes..].to_vec();
     let mut homes = Vec::new();
@@ -590,11 +616,13 @@ mod tests {
     }
 
     #[test]
-    fn free_ports_are_distinct() -> Result<(), DevnetError> {
+    fn free_ports_are_distinct_and_outside_the_ephemeral_range() -> Result<(), std::io::Error> {
         let mut ports = free_ports(8)?;
+        ports.extend(free_ports(8)?);
+        assert!(ports.iter().all(|p| LOCAL_PORTS.contains(p)), "{ports:?}");
         ports.sort_unstable();
         ports.dedup();
-        assert_eq!(ports.len(), 8);
+        assert_eq!(ports.len(), 16);
         Ok(())
     }
 }
