@@ -173,22 +173,35 @@ fn a_bad_signature_found_during_execution_gives_the_checked_result() {
         w.record(&k1, issue_body(&t, &other)),
     ];
     let ctx = w.ctx();
-    // Builds a block; `then` reports the records kept in the outcome it was given.
-    let build = |records: &[SignedRecord]| {
+    // Builds a block; `then` reports the records kept in the outcome it was given, and
+    // `alongside` counts its runs.
+    let alongside_runs = std::sync::atomic::AtomicUsize::new(0);
+    let alongside = || {
+        alongside_runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    };
+    let build_checking = |records: &[SignedRecord], already_verified: &dyn Fn(&Hash32) -> bool| {
         execute_block_then(
             &w.state,
             &ctx,
             records,
             Mode::Build,
-            &verify_every_signature,
+            already_verified,
+            Some(&alongside),
             |outcome| outcome.kept.clone(),
         )
         .unwrap()
     };
+    let build = |records: &[SignedRecord]| build_checking(records, &verify_every_signature);
     // All valid: both records about `id` are kept.
     let (all_valid, kept) = build(&records);
     assert_eq!(all_valid.kept, vec![0, 1, 2]);
     assert_eq!(kept, all_valid.kept);
+    // `alongside` ran once, beside the signature checks; and once more with no
+    // signatures to check.
+    assert_eq!(alongside_runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let (verified, _) = build_checking(&records, &|_| true);
+    assert_eq!(verified.kept, all_valid.kept);
+    assert_eq!(alongside_runs.load(std::sync::atomic::Ordering::SeqCst), 2);
 
     records[0].signature.0[5] ^= 0x10;
     let (outcome, kept) = build(&records);
@@ -220,6 +233,7 @@ fn a_bad_signature_found_during_execution_gives_the_checked_result() {
         &records,
         Mode::Validate,
         &verify_every_signature,
+        None,
         |_| (),
     )
     .unwrap_err();

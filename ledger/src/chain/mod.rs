@@ -17,10 +17,14 @@
 //!
 //! Versions of the state tree are heights: block `h` writes version `h`.
 
-use std::collections::{HashMap, VecDeque};
+mod nodes;
+
+use std::collections::HashMap;
 use std::sync::Mutex;
 
-use jmt::storage::{Node, NodeBatch, NodeKey};
+use jmt::storage::NodeBatch;
+use nodes::{CachedTree, NodeCache, ReadAhead, RecentNodes};
+pub use nodes::{NODE_CACHE_ENTRIES, RECENT_NODES};
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::{Hash32, PublicKey};
@@ -157,108 +161,6 @@ impl<S: TreeStore + ?Sized> StateReader for VersionReader<'_, S> {
             cache.insert(*key, value.clone());
         }
         Ok(value)
-    }
-}
-
-/// Most state tree nodes the node cache holds (about 1 KiB each at most; the upper
-/// four levels of a tree of a million licences hold about 70,000 internal nodes).
-pub const NODE_CACHE_ENTRIES: usize = 131_072;
-
-/// State tree nodes recently read. jmt nodes never change once written (the key holds
-/// the version that wrote them), so a cached node is never stale and nothing needs
-/// invalidating. State proofs read the same upper nodes again and again: through the
-/// cache a licence's state proof took 35 µs instead of 75 µs (apply bench, 100k
-/// licences). Nodes a commit writes are not added (copying ~30,000 nodes per block cost
-/// more than it saved the next block's update); [`RecentNodes`] keeps them instead.
-#[derive(Debug, Default)]
-struct NodeCache {
-    nodes: Mutex<HashMap<NodeKey, Node>>,
-}
-
-impl NodeCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeKey, Node>> {
-        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn insert(&self, key: NodeKey, node: Node) {
-        let mut nodes = self.lock();
-        if nodes.len() >= NODE_CACHE_ENTRIES {
-            nodes.clear();
-        }
-        nodes.insert(key, node);
-    }
-}
-
-/// Most state tree nodes [`RecentNodes`] keeps (about 1 KiB each for an internal node:
-/// ~200 MiB). At a million licences a 10,000-record block writes about 34,000 nodes,
-/// so this is the last five or six blocks.
-pub const RECENT_NODES: usize = 200_000;
-
-/// The node batches of the last few commits (up to [`RECENT_NODES`] nodes, and always
-/// the newest), kept whole after they were written. The next blocks' tree updates read
-/// many of those nodes again: at a million licences a 10,000-record block rewrites
-/// nearly every node of the upper four levels and one in seven at the fifth, so the next
-/// block's update finds most of its upper-level reads here instead of in RocksDB. Each
-/// batch is the one the commit owned and would have dropped, so keeping it costs no
-/// copy (copying its nodes into [`NodeCache`] instead cost more than it saved). A node's
-/// key holds the version that wrote it, so the version alone says which batch can hold
-/// it, and a node of an older version costs no lookup here.
-#[derive(Debug, Default)]
-struct RecentNodes {
-    /// Oldest first.
-    batches: VecDeque<(Height, NodeBatch)>,
-    /// Nodes in `batches`.
-    nodes: usize,
-}
-
-impl RecentNodes {
-    fn get(&self, key: &NodeKey) -> Option<&Node> {
-        self.batches
-            .iter()
-            .rev()
-            .find(|(version, _)| *version == key.version())
-            .and_then(|(_, batch)| batch.get_node(key))
-    }
-
-    fn committed(&mut self, version: Height, batch: NodeBatch) {
-        self.nodes += batch.nodes().len();
-        self.batches.push_back((version, batch));
-        while self.nodes > RECENT_NODES && self.batches.len() > 1 {
-            if let Some((_, oldest)) = self.batches.pop_front() {
-                self.nodes -= oldest.nodes().len();
-            }
-        }
-    }
-}
-
-/// The store seen through the recent batches and the node cache, for [`StateTree`].
-struct CachedTree<'a, S> {
-    store: &'a S,
-    recent: &'a RecentNodes,
-    cache: &'a NodeCache,
-}
-
-impl<S: Store> TreeStore for CachedTree<'_, S> {
-    fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
-        if let Some(node) = self.recent.get(key) {
-            return Ok(Some(node.clone()));
-        }
-        if let Some(node) = self.cache.lock().get(key) {
-            return Ok(Some(node.clone()));
-        }
-        let node = self.store.state_node(key)?;
-        if let Some(node) = &node {
-            self.cache.insert(key.clone(), node.clone());
-        }
-        Ok(node)
-    }
-
-    fn state_value(
-        &self,
-        key: &Hash32,
-        max_version: jmt::Version,
-    ) -> Result<Option<Vec<u8>>, StateTreeError> {
-        self.store.state_value(key, max_version)
     }
 }
 
@@ -425,13 +327,22 @@ impl<S: Store> Chain<S> {
         })
     }
 
-    /// The store seen through the node cache, for a [`StateTree`].
-    fn cached(&self) -> CachedTree<'_, S> {
+    /// The store seen through the chain's nodes in memory (and, for an update, the
+    /// nodes read ahead for it), for a [`StateTree`].
+    fn cached<'a>(&'a self, ahead: Option<&'a ReadAhead>) -> CachedTree<'a, S> {
         CachedTree {
             store: &self.store,
             recent: &self.recent,
             cache: &self.nodes,
+            ahead,
         }
+    }
+
+    /// Reads ahead the state tree nodes that executing `records` on the head will
+    /// update (see [`CachedTree::read_ahead`]).
+    fn read_ahead(&self, records: &[SignedRecord], ahead: &ReadAhead) {
+        let keys = execute::likely_writes(records);
+        self.cached(None).read_ahead(&keys, self.head.height, ahead);
     }
 
     /// The store (for the node's own meta entries, e.g. the consensus safety state).
@@ -533,13 +444,16 @@ impl<S: Store> Chain<S> {
             ));
         }
         let ctx = self.context(time_ms);
-        let cached = self.cached();
+        let ahead = ReadAhead::default();
+        let cached = self.cached(Some(&ahead));
+        let read_ahead = || self.read_ahead(records, &ahead);
         let (outcome, tree) = execute::execute_block_then(
             &self.state(),
             &ctx,
             records,
             Mode::Build,
             already_verified,
+            Some(&read_ahead),
             |outcome| StateTree::new(&cached).apply(&outcome.changes, height),
         )?;
         let (state_root, node_batch) = tree?;
@@ -635,14 +549,18 @@ impl<S: Store> Chain<S> {
             return Err(invalid_block(height, "proposer is not a validator"));
         }
         let ctx = self.context(header.time_ms);
-        // The state tree update runs while the signatures are being checked.
-        let cached = self.cached();
+        // While this thread executes and then updates the state tree, another reads
+        // ahead the tree nodes the update will need, then checks the signatures.
+        let ahead = ReadAhead::default();
+        let cached = self.cached(Some(&ahead));
+        let read_ahead = || self.read_ahead(&block.records, &ahead);
         let (outcome, tree) = execute::execute_block_then(
             &self.state(),
             &ctx,
             &block.records,
             Mode::Validate,
             already_verified,
+            Some(&read_ahead),
             |outcome| StateTree::new(&cached).apply(&outcome.changes, height),
         )?;
         // Validate mode kept every record (any refusal is an error above), and execution
@@ -830,7 +748,7 @@ impl<S: Store> Chain<S> {
                 height,
             )));
         }
-        Ok(StateTree::new(&self.cached()).get_with_proof(key, height)?)
+        Ok(StateTree::new(&self.cached(None)).get_with_proof(key, height)?)
     }
 
     /// The state root at `height` (0 = genesis).
@@ -838,6 +756,6 @@ impl<S: Store> Chain<S> {
         if height > self.head.height {
             return Ok(None);
         }
-        Ok(StateTree::new(&self.cached()).root(height)?)
+        Ok(StateTree::new(&self.cached(None)).root(height)?)
     }
 }

@@ -230,12 +230,14 @@ pub fn execute_block(
     mode: Mode,
     already_verified: &dyn Fn(&Hash32) -> bool,
 ) -> Result<BlockOutcome, ExecError> {
-    let (outcome, ()) = execute_block_then(reader, ctx, records, mode, already_verified, |_| ())?;
+    let (outcome, ()) =
+        execute_block_then(reader, ctx, records, mode, already_verified, None, |_| ())?;
     Ok(outcome)
 }
 
 /// [`execute_block`], then `then(&outcome)` (the caller's next step, e.g. the state
-/// tree update), with the signature checks running alongside both.
+/// tree update), with the signature checks running alongside both, after `alongside`
+/// (the caller's work for the other core, e.g. reading ahead what `then` will read).
 ///
 /// The records are executed on this thread as if every signature were valid while
 /// other threads verify the ones not `already_verified`. When every signature is
@@ -245,12 +247,16 @@ pub fn execute_block(
 /// after; `then` must only compute. A block whose signatures all need checking (a
 /// synced block, a validator that has not seen the records) so no longer waits for
 /// its signatures before execution starts.
+///
+/// `alongside` runs on the other thread, before its signature checks (or alone there,
+/// when there are none); it must not change anything the execution reads.
 pub fn execute_block_then<R>(
     reader: &dyn StateReader,
     ctx: &BlockContext,
     records: &[SignedRecord],
     mode: Mode,
     already_verified: &dyn Fn(&Hash32) -> bool,
+    alongside: Option<&(dyn Fn() + Sync)>,
     then: impl Fn(&BlockOutcome) -> R,
 ) -> Result<(BlockOutcome, R), ExecError> {
     let exec = Exec::new(reader, ctx)?;
@@ -280,10 +286,25 @@ pub fn execute_block_then<R>(
         })
     };
     if to_check.is_empty() {
-        return run_then(exec, &|_| true);
+        let Some(alongside) = alongside else {
+            return run_then(exec, &|_| true);
+        };
+        return std::thread::scope(|scope| {
+            let helper = scope.spawn(alongside);
+            let result = run_then(exec, &|_| true);
+            helper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            result
+        });
     }
     let (verdicts, optimistic) = std::thread::scope(|scope| {
-        let checker = scope.spawn(|| verify_signatures(records, &to_check));
+        let checker = scope.spawn(|| {
+            if let Some(alongside) = alongside {
+                alongside();
+            }
+            verify_signatures(records, &to_check)
+        });
         let optimistic = run_then(exec, &|_| true);
         (checker.join(), optimistic)
     });
@@ -296,6 +317,48 @@ pub fn execute_block_then<R>(
         signature_ok[index] = ok;
     }
     run_then(Exec::new(reader, ctx)?, &|index| signature_ok[index])
+}
+
+/// The state keys that `records` are expected to write, sorted and without repeats:
+/// each author's nonce and the one entry each body is about (a licence, the licence it
+/// supersedes, a case, a proposal, a catalogue entry). A hint for reading ahead, not a
+/// rule: execution alone decides what a block writes.
+pub fn likely_writes(records: &[SignedRecord]) -> Vec<Hash32> {
+    let mut written: Vec<Hash32> = records
+        .iter()
+        .flat_map(|record| {
+            let body = match &record.payload.body {
+                RecordBody::IssueLicence {
+                    licence_id,
+                    supersedes,
+                    ..
+                } => vec![
+                    Some(keys::licence(licence_id)),
+                    supersedes.as_ref().map(keys::licence),
+                ],
+                RecordBody::SuspendLicence { licence_id, .. }
+                | RecordBody::ReinstateLicence { licence_id, .. }
+                | RecordBody::RevokeLicence { licence_id, .. } => {
+                    vec![Some(keys::licence(licence_id))]
+                }
+                RecordBody::OpenCase { case_id, .. } | RecordBody::AdvanceCase { case_id, .. } => {
+                    vec![Some(keys::case(case_id))]
+                }
+                RecordBody::ProposeMemberChange { proposal_id, .. }
+                | RecordBody::Approve { proposal_id } => vec![Some(keys::proposal(*proposal_id))],
+                RecordBody::PublishLicenceType { type_code, .. } => {
+                    vec![Some(keys::licence_type(type_code))]
+                }
+                RecordBody::PublishItem { item_code, .. } => vec![Some(keys::item(item_code))],
+            };
+            body.into_iter()
+                .flatten()
+                .chain([keys::nonce(&record.payload.author)])
+        })
+        .collect();
+    written.sort_unstable();
+    written.dedup();
+    written
 }
 
 /// Executes the records in order with `exec` (fresh from [`Exec::new`]);
