@@ -10,7 +10,10 @@ use tongban_ledger::codec::encode;
 use tongban_ledger::state::StateChanges;
 use tongban_ledger::state_tree::{StateProof, StateTree};
 use tongban_ledger::store::memory::MemoryStore;
-use tongban_ledger::store::{height_key, value_key, Column, RecordLocation, Store, StoreBatch};
+use tongban_ledger::store::{
+    decode_state_node, encode_state_node, height_key, value_key, Column, RecordLocation, Store,
+    StoreBatch,
+};
 use tongban_ledger::Hash32;
 
 /// Two keys that split at the first nibble, at version 0, written to a memory store.
@@ -77,6 +80,33 @@ fn state_tree_root_and_stored_nodes() {
 }
 
 #[test]
+fn nodes_stored_before_the_compact_form_still_read() {
+    // A store written before ADR 0010 holds internal nodes in the codec's form; they
+    // decode to the same node as the compact form, which is what is written now.
+    let old = hex::decode(GOLDEN_CODEC_ROOT_NODE).expect("hex");
+    let new = hex::decode(GOLDEN_NODES[0].2).expect("hex");
+    let from_old = decode_state_node(&old).expect("old form decodes");
+    assert_eq!(from_old, decode_state_node(&new).expect("new form decodes"));
+    assert_eq!(encode_state_node(&from_old), new);
+
+    // And a tree whose root is stored in the old form still proves against its root.
+    let (store, root, _) = two_key_store();
+    let mut batch = StoreBatch::new();
+    batch.put(
+        Column::StateNodes,
+        hex::decode(GOLDEN_NODES[0].1).expect("hex"),
+        old,
+    );
+    store.write(batch).expect("write");
+    let (value, proof) = StateTree::new(&store)
+        .get_with_proof(&Hash32([0x00; 32]), 0)
+        .expect("proof");
+    proof
+        .verify(&root, &Hash32([0x00; 32]), value.as_deref())
+        .expect("verifies");
+}
+
+#[test]
 fn key_layouts_and_small_values() {
     assert_eq!(hex::encode(height_key(258)), "0000000000000102");
     assert_eq!(
@@ -129,13 +159,19 @@ const GOLDEN_PROOF_JSON: &str = concat!(
     r#""value_hash":"3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"},"#,
     r#""siblings":["d12f4c356dfd88cee9ce4c2c10fae1fbee63ddba7495143627c46541211a622a"]}"#
 );
-/// (column, key, value) in hex. The root: `Node::Internal` (variant 1) with children
-/// at nibbles 0 and f; the leaves: `Node::Leaf` (variant 2) = key hash ‖ sha256(value).
+/// The root node of [`GOLDEN_NODES`] as stores before ADR 0010 hold it (the codec form:
+/// `Node::Internal`, variant 1, then 16 slots, the child count and the leaf count).
+const GOLDEN_CODEC_ROOT_NODE: &str = "0100000001d12f4c356dfd88cee9ce4c2c10fae1fbee63ddba7495143627c46541211a622a000000000000000000000000000000000000000000000000000001ba6d13ed901cf48698d7f4c655206d247f1c838d684485e08600d1f0e69992ed00000000000000000000000002000000000000000200000000000000";
+
+/// (column, key, value) in hex. The root: a compact internal node (ADR 0010): `c1`, the
+/// bitmap of children present and the bitmap of leaf children (both `0180`: nibbles 0
+/// and f), then per child its hash and its version as LEB128 (`00`). The leaves:
+/// `Node::Leaf` (variant 2) = key hash ‖ sha256(value).
 const GOLDEN_NODES: &[(&str, &str, &str)] = &[
     (
         "state_nodes",
         "000000000000000000000000000000000000000000000000",
-        "0100000001d12f4c356dfd88cee9ce4c2c10fae1fbee63ddba7495143627c46541211a622a000000000000000000000000000000000000000000000000000001ba6d13ed901cf48698d7f4c655206d247f1c838d684485e08600d1f0e69992ed00000000000000000000000002000000000000000200000000000000",
+        "c101800180d12f4c356dfd88cee9ce4c2c10fae1fbee63ddba7495143627c46541211a622a00ba6d13ed901cf48698d7f4c655206d247f1c838d684485e08600d1f0e69992ed00",
     ),
     (
         "state_nodes",
