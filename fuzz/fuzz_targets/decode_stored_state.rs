@@ -1,11 +1,21 @@
 //! Stored state tree nodes and values are read back from disk, where a bad sector or a
-//! hand-edited database can put anything. Decoding must fail cleanly, never panic.
+//! hand-edited database can put anything. Decoding must fail cleanly, never panic; a
+//! node that decodes must re-encode to a form that decodes to it, and compact bytes
+//! that decode must be exactly that node's encoding (ADR 0010).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tongban_ledger::store::{decode_state_node, decode_state_value};
+use tongban_ledger::store::{
+    decode_state_node, decode_state_value, encode_state_node, COMPACT_INTERNAL_NODE,
+};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = decode_state_node(data);
+    if let Ok(node) = decode_state_node(data) {
+        let stored = encode_state_node(&node);
+        assert_eq!(decode_state_node(&stored).ok(), Some(node));
+        if data.first() == Some(&COMPACT_INTERNAL_NODE) {
+            assert_eq!(stored, data);
+        }
+    }
     let _ = decode_state_value(data);
 });

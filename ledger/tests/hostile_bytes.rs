@@ -4,7 +4,9 @@
 //!
 //! Properties: nothing panics; whatever decodes re-encodes to exactly the input (one
 //! encoding per value, so a hash or signature cannot be made to cover two byte
-//! strings); an accepted identifier keeps its text.
+//! strings); an accepted identifier keeps its text. Stored state tree nodes have two
+//! readable forms (ADR 0010): a node that decodes re-encodes to a form that decodes to
+//! it, and compact bytes that decode are exactly its encoding.
 
 mod common;
 
@@ -16,6 +18,13 @@ use serde::{de::DeserializeOwned, Serialize};
 use tongban_ledger::codec::{decode, encode, CodecError};
 use tongban_ledger::ids::{CaseId, IdError, ItemCode, LicenceId, MemberId, RegionCode, TypeCode};
 use tongban_ledger::merkle::{verify_record_inclusion, InclusionProof};
+use tongban_ledger::state::StateChanges;
+use tongban_ledger::state_tree::StateTree;
+use tongban_ledger::store::memory::MemoryStore;
+use tongban_ledger::store::{
+    decode_state_node, decode_state_value, encode_state_node, Store, StoreBatch,
+    COMPACT_INTERNAL_NODE,
+};
 use tongban_ledger::types::{Block, Commit, SignedProposal, SignedRecord, SignedVote};
 use tongban_ledger::Hash32;
 
@@ -102,6 +111,50 @@ fn fixture_records() -> &'static [SignedRecord] {
     RECORDS.get_or_init(|| records().into_iter().map(|(_, r)| r).collect())
 }
 
+/// Stored state tree nodes of a small tree of two versions, in the form written now
+/// and in the codec's form (stores written before ADR 0010).
+fn stored_node_seeds() -> &'static [Vec<u8>] {
+    static SEEDS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let store = MemoryStore::new();
+        let mut seeds = Vec::new();
+        for version in 0..2u64 {
+            let changes: StateChanges = (0..60u32)
+                .map(|i| {
+                    let key = tongban_ledger::crypto::sha256(&[&i.to_le_bytes(), &[version as u8]]);
+                    (key, Some(vec![version as u8; 4]))
+                })
+                .collect();
+            let (_, nodes) = StateTree::new(&store)
+                .apply(&changes, version)
+                .expect("apply");
+            for node in nodes.nodes().values() {
+                seeds.push(encode_state_node(node));
+                seeds.push(encode(node));
+            }
+            let mut batch = StoreBatch::new();
+            batch.put_state_nodes(&nodes);
+            store.write(batch).expect("write");
+        }
+        seeds
+    })
+}
+
+/// A stored node that decodes re-encodes to a form that decodes to the same node; and
+/// the compact form is canonical: compact bytes that decode are exactly the bytes the
+/// node encodes to.
+fn check_stored_node(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let _ = decode_state_value(bytes);
+    if let Ok(node) = decode_state_node(bytes) {
+        let stored = encode_state_node(&node);
+        prop_assert_eq!(decode_state_node(&stored).ok(), Some(node));
+        if bytes.first() == Some(&COMPACT_INTERNAL_NODE) {
+            prop_assert_eq!(stored.as_slice(), bytes);
+        }
+    }
+    Ok(())
+}
+
 /// One edit of a byte string.
 #[derive(Debug, Clone)]
 enum Mutation {
@@ -177,6 +230,24 @@ proptest! {
             apply(&mut bytes, m);
         }
         all_decoders(&bytes)?;
+    }
+
+    #[test]
+    fn mutated_stored_nodes(
+        seed in any::<prop::sample::Index>(),
+        edits in prop::collection::vec(mutation(), 1..4),
+    ) {
+        let mut bytes = seed.get(stored_node_seeds()).clone();
+        for m in &edits {
+            apply(&mut bytes, m);
+        }
+        check_stored_node(&bytes)?;
+    }
+
+    #[test]
+    fn random_stored_nodes(tail in prop::collection::vec(any::<u8>(), 0..300), compact in any::<bool>()) {
+        let bytes = if compact { [&[COMPACT_INTERNAL_NODE][..], &tail].concat() } else { tail };
+        check_stored_node(&bytes)?;
     }
 
     #[test]
