@@ -11,7 +11,8 @@
 //! Pre-fill (not measured): N licences committed as real blocks of 50,000 records
 //! (signed in parallel, signatures marked as already verified) in a temp directory,
 //! once per N; the measured blocks then go on top of it, so N grows by 10,000 per
-//! measured block (reported). Also measured: building a state proof for a licence.
+//! measured block (reported). Also measured: building a state proof for a licence, and a
+//! whole licence proof bundle from the store.
 //!
 //! Sizes: `TONGBAN_BENCH_SIZES=100000,1000000` (the default).
 //!
@@ -36,6 +37,7 @@ use tongban_ledger::chain::{Chain, ExecutedBlock};
 use tongban_ledger::codec::encode;
 use tongban_ledger::crypto::{public_key, sign, VOTE_DOMAIN};
 use tongban_ledger::keys;
+use tongban_ledger::proof::licence_bundle;
 use tongban_ledger::store::rocks::RocksStore;
 use tongban_ledger::types::{
     Commit, Genesis, RecordBody, RecordPayload, SignedRecord, Vote, VoteKind,
@@ -233,6 +235,34 @@ fn bench_apply(c: &mut Criterion) {
             })
         });
         eprintln!("N = {n}: last proof had {siblings} siblings");
+    }
+    group.finish();
+
+    // What `GET /v1/licences/{id}/proof` does: the whole bundle from the store at the
+    // head (state proof, header, commit, validator set), as a node serves it.
+    let mut group = c.benchmark_group("proof_bundle_from_store");
+    group.throughput(Throughput::Elements(1));
+    for (n, _dir, chain) in &proof_group_inputs {
+        let ids: Vec<_> = (0..1_000)
+            .map(|i| {
+                licence_id(
+                    &type_code(1),
+                    &member_id((i % VALIDATORS) as u32),
+                    &format!("H2N{i}"),
+                )
+            })
+            .collect();
+        let mut next = 0usize;
+        let now_ms = time_of(chain.head().height) + 1_000;
+        group.bench_with_input(BenchmarkId::from_parameter(n), n, |b, _| {
+            b.iter(|| {
+                let id = &ids[next % ids.len()];
+                next += 1;
+                let bundle = licence_bundle(chain, id, now_ms).unwrap();
+                assert!(bundle.licence.is_some());
+                bundle
+            })
+        });
     }
     group.finish();
 }

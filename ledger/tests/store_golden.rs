@@ -147,7 +147,8 @@ fn key_layouts_and_small_values() {
             "state_nodes",
             "state_values",
             "indexes",
-            "meta"
+            "meta",
+            "headers"
         ]
     );
 }

@@ -701,7 +701,7 @@ impl<S: Store> Chain<S> {
 
     /// The header of a committed block.
     pub fn header(&self, height: Height) -> Result<Option<BlockHeader>, ChainError> {
-        Ok(self.store.block(height)?.map(|b| b.header))
+        Ok(self.store.header(height)?)
     }
 
     /// The commit of a committed block.

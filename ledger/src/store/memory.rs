@@ -15,7 +15,7 @@ type Table = BTreeMap<Vec<u8>, Vec<u8>>;
 /// A [`Store`] in memory.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    tables: RwLock<[Table; 7]>,
+    tables: RwLock<[Table; Column::ALL.len()]>,
     fail_writes: AtomicBool,
 }
 

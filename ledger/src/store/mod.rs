@@ -16,6 +16,7 @@
 //! | `state_values` | key hash ‖ version (u64 BE) | `encode(Option<Vec<u8>>)` |
 //! | `indexes` | secondary indexes, keyed by their users (e.g. [`crate::chain`]) | … |
 //! | `meta` | names chosen by the users (head, consensus safety state) | … |
+//! | `headers` | height (u64 BE) | `encode(BlockHeader)` (none in stores written before it) |
 //!
 //! Big-endian heights and versions make byte order equal numeric order, so a floor read
 //! finds "the newest at or before" and a range of versions is contiguous (for pruning).
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::bytes::Hash32;
 use crate::codec::{self, CodecError};
 use crate::state_tree::{StateTreeError, TreeStore};
-use crate::types::{Block, Commit, Height};
+use crate::types::{Block, BlockHeader, Commit, Height};
 
 pub mod memory;
 #[cfg(feature = "rocksdb")]
@@ -60,11 +61,14 @@ pub enum Column {
     Indexes,
     /// metadata: head, consensus safety state.
     Meta,
+    /// height → block header (also inside the block; kept apart so that a proof reads
+    /// a few hundred bytes, not a whole block).
+    Headers,
 }
 
 impl Column {
     /// Every column, in a fixed order.
-    pub const ALL: [Column; 7] = [
+    pub const ALL: [Column; 8] = [
         Column::Blocks,
         Column::Commits,
         Column::Records,
@@ -72,6 +76,7 @@ impl Column {
         Column::StateValues,
         Column::Indexes,
         Column::Meta,
+        Column::Headers,
     ];
 
     /// The column family's name on disk.
@@ -84,6 +89,7 @@ impl Column {
             Column::StateValues => "state_values",
             Column::Indexes => "indexes",
             Column::Meta => "meta",
+            Column::Headers => "headers",
         }
     }
 
@@ -451,11 +457,9 @@ impl StoreBatch {
 
     /// Puts a block (its record locations go in with [`Self::put_record_locations`]).
     pub fn put_block(&mut self, block: &Block) {
-        self.put(
-            Column::Blocks,
-            height_key(block.header.height),
-            codec::encode(block),
-        );
+        let key = height_key(block.header.height);
+        self.put(Column::Blocks, key, codec::encode(block));
+        self.put(Column::Headers, key, codec::encode(&block.header));
     }
 
     /// Puts a commit.
@@ -532,6 +536,17 @@ pub trait Store: Send + Sync {
         self.get(Column::Blocks, &height_key(height))?
             .map(|bytes| codec::decode(&bytes).map_err(corrupt(Column::Blocks)))
             .transpose()
+    }
+
+    /// The header of the block at `height`: from `headers`, or from the block itself in
+    /// a store written before headers were kept apart.
+    fn header(&self, height: Height) -> Result<Option<BlockHeader>, StoreError> {
+        match self.get(Column::Headers, &height_key(height))? {
+            Some(bytes) => codec::decode(&bytes)
+                .map(Some)
+                .map_err(corrupt(Column::Headers)),
+            None => Ok(self.block(height)?.map(|block| block.header)),
+        }
     }
 
     /// The commit of `height`.
