@@ -501,14 +501,23 @@ fn headers_are_read_apart_from_blocks_and_from_blocks_in_older_stores() {
     let (store, mut chain) = memory_chain();
     commit_block(&mut chain, &[publish_type_record(1)]);
     let built = commit_block(&mut chain, &issue_records(2, 20));
-    assert_eq!(store.header(2).expect("read"), Some(built.block.header.clone()));
-    assert_eq!(chain.header(2).expect("read"), Some(built.block.header.clone()));
+    assert_eq!(
+        store.header(2).expect("read"),
+        Some(built.block.header.clone())
+    );
+    assert_eq!(
+        chain.header(2).expect("read"),
+        Some(built.block.header.clone())
+    );
     // A store written before headers were kept apart has only the blocks.
     let mut batch = StoreBatch::new();
     batch.delete(Column::Headers, height_key(1));
     batch.delete(Column::Headers, height_key(2));
     store.write(batch).expect("write");
-    assert_eq!(store.get(Column::Headers, &height_key(2)).expect("read"), None);
+    assert_eq!(
+        store.get(Column::Headers, &height_key(2)).expect("read"),
+        None
+    );
     assert_eq!(chain.header(2).expect("read"), Some(built.block.header));
     assert_eq!(chain.header(3).expect("read"), None);
 }

@@ -214,29 +214,22 @@ async fn three_members_gossip_on_both_topics_and_sync_blocks() {
     wait_connected(&node_c, &[a.peer, b.peer]).await;
     warm_up(&mut [&mut node_a, &mut node_b, &mut node_c]).await;
 
-    // Records: B publishes, A and C receive it with B as the author.
+    // Records: B publishes, A and C receive it, each from one of its member peers (B
+    // itself, or the third node relaying it: gossip is unsigned, ADR 0011).
     let record = b"record from B".to_vec();
     publish_when_subscribed(&node_b, GossipTopic::Records, record.clone()).await;
-    assert_eq!(
-        next_matching(&mut node_a, WAIT, record_from(&record)).await,
-        Some(b.peer)
-    );
-    assert_eq!(
-        next_matching(&mut node_c, WAIT, record_from(&record)).await,
-        Some(b.peer)
-    );
+    let at_a = next_matching(&mut node_a, WAIT, record_from(&record)).await;
+    assert!(at_a == Some(b.peer) || at_a == Some(c.peer), "{at_a:?}");
+    let at_c = next_matching(&mut node_c, WAIT, record_from(&record)).await;
+    assert!(at_c == Some(b.peer) || at_c == Some(a.peer), "{at_c:?}");
 
     // Consensus: A publishes, B and C receive it.
     let vote = b"vote from A".to_vec();
     publish_when_subscribed(&node_a, GossipTopic::Consensus, vote.clone()).await;
-    assert_eq!(
-        next_matching(&mut node_b, WAIT, consensus_from(&vote)).await,
-        Some(a.peer)
-    );
-    assert_eq!(
-        next_matching(&mut node_c, WAIT, consensus_from(&vote)).await,
-        Some(a.peer)
-    );
+    let at_b = next_matching(&mut node_b, WAIT, consensus_from(&vote)).await;
+    assert!(at_b == Some(a.peer) || at_b == Some(c.peer), "{at_b:?}");
+    let at_c = next_matching(&mut node_c, WAIT, consensus_from(&vote)).await;
+    assert!(at_c == Some(a.peer) || at_c == Some(b.peer), "{at_c:?}");
 
     // The same payload again has the same message id: refused as a duplicate.
     assert_eq!(
@@ -621,9 +614,10 @@ async fn oversized_messages_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gossip_authored_by_a_non_member_is_rejected_even_when_a_member_relays_it() {
-    // B lists O as a member, A does not: O's messages reach A only through B, and A
-    // must refuse them by author even though B, a member, forwards them.
+async fn gossip_relayed_by_a_member_arrives_as_that_member_s() {
+    // Gossip is unsigned (ADR 0011): B lists O as a member, A does not, so O's messages
+    // reach A only through B, and A sees them as handed over by B, its member peer. What
+    // they carry is judged by its own signatures (admission, consensus), not here.
     let (a, b, outsider) = (member(), member(), member());
     let mut node_a = start(&a, &[&a, &b], &[]).await;
     let mut node_b = start(&b, &[&a, &b, &outsider], &[&node_a]).await;
@@ -634,25 +628,16 @@ async fn gossip_authored_by_a_non_member_is_rejected_even_when_a_member_relays_i
 
     let from_outsider = b"record by the outsider".to_vec();
     publish_when_subscribed(&node_o, GossipTopic::Records, from_outsider.clone()).await;
-    // B takes it (for B the outsider is a member) and relays it to A.
     assert_eq!(
         next_matching(&mut node_b, WAIT, record_from(&from_outsider)).await,
         Some(outsider.peer)
     );
-    let deadline = Instant::now() + WAIT;
-    while node_a.handle.stats().gossip_rejected == 0 {
-        assert!(Instant::now() < deadline, "A never saw the relayed message");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // A message B publishes afterwards arrives, and the outsider's never did.
-    let marker = b"marker from B".to_vec();
-    publish_when_subscribed(&node_b, GossipTopic::Records, marker.clone()).await;
-    let first = next_matching(&mut node_a, WAIT, |event| match event {
-        NetEvent::Record { from, bytes } => Some((from, bytes)),
-        _ => None,
-    })
-    .await;
-    assert_eq!(first, Some((b.peer, marker)));
+    assert_eq!(
+        next_matching(&mut node_a, WAIT, record_from(&from_outsider)).await,
+        Some(b.peer)
+    );
+    assert_eq!(node_a.handle.stats().gossip_rejected, 0);
+    // The outsider itself never gets a connection to A.
     assert!(!node_a
         .handle
         .connected_peers()

@@ -54,7 +54,9 @@ impl NodeBehaviour {
             allowed: allow_block_list::Behaviour::default(),
             limits: connection_limits::Behaviour::new(connection_limits),
             gossipsub: gossipsub::Behaviour::new(
-                gossipsub::MessageAuthenticity::Signed(keypair.clone()),
+                // Unsigned (ADR 0011): every payload carries its own signatures, and
+                // the peer that hands a message over is a Noise-authenticated member.
+                gossipsub::MessageAuthenticity::Anonymous,
                 gossipsub_config(limits)?,
             )
             .map_err(|e| NetError::Transport(format!("gossipsub: {e}")))?,
@@ -64,14 +66,16 @@ impl NodeBehaviour {
     }
 }
 
-/// Gossipsub settings: strict signatures, content-addressed message ids, our size limits,
-/// and validation by the network task before anything is forwarded.
+/// Gossipsub settings: unsigned messages (anonymous validation mode: a message that
+/// carries an author, sequence number or signature is refused), content-addressed
+/// message ids, our size limits, and validation by the network task before anything is
+/// forwarded.
 pub(crate) fn gossipsub_config(limits: &NetLimits) -> Result<gossipsub::Config, NetError> {
     let largest = limits
         .max_consensus_message_bytes
         .max(limits.max_record_message_bytes);
     gossipsub::ConfigBuilder::default()
-        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
         // Held until the task reports Accept or Reject, so that a message from a
         // non-member author is never forwarded.
         .validate_messages()

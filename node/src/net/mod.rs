@@ -26,9 +26,10 @@
 //! handshake; the allow-list behaviour then denies any established connection (inbound
 //! or outbound) whose `PeerId` is not allowed, before any other protocol runs on it.
 //! [`NetworkHandle::set_allowed`] replaces the list and closes the connections of peers
-//! no longer on it. Gossip is additionally checked by author: in strict validation mode
-//! every message carries its author's signature, and a message whose author is not an
-//! allowed member is rejected and not forwarded, even when a member relays it.
+//! no longer on it. Gossip messages are unsigned (ADR 0011): a message is accepted and
+//! forwarded only when the peer that handed it over is an allowed member, and what it
+//! carries is signed on its own (records by their authors, votes and proposals by their
+//! validators) and checked by admission and consensus, whoever relayed it.
 //!
 //! # Finding peers
 //!
@@ -78,10 +79,12 @@ use tongban_ledger::PublicKey;
 pub use sync::{SyncRequest, SyncResponse, SYNC_PROTOCOL};
 
 /// Gossip topic for signed records on their way to the mempools. Each message is a
-/// `tongban_ledger::wire::RecordBatch` (version 2; version 1 carried one record).
-pub const RECORDS_TOPIC: &str = "tongban/records/2";
-/// Gossip topic for proposals and votes.
-pub const CONSENSUS_TOPIC: &str = "tongban/consensus/1";
+/// `tongban_ledger::wire::RecordBatch` in an unsigned gossip message (version 3;
+/// version 2 was signed by its publisher, version 1 carried one record).
+pub const RECORDS_TOPIC: &str = "tongban/records/3";
+/// Gossip topic for proposals and votes, in unsigned gossip messages (version 2; version
+/// 1 was signed by its publisher).
+pub const CONSENSUS_TOPIC: &str = "tongban/consensus/2";
 
 /// Default largest record message: a batch of records (a record is a few hundred bytes
 /// to a few KiB; the chain's `max_record_bytes` is 16 KiB by default). A record too large
@@ -206,16 +209,18 @@ impl GossipTopic {
 /// What the network tells the node.
 #[derive(Debug)]
 pub enum NetEvent {
-    /// A record message from a member (`from` is its author, checked by signature).
+    /// A record message handed over by a member (`from`; every record inside is signed
+    /// by its own author).
     Record {
-        /// The member that published it.
+        /// The member that handed it to us (not necessarily its publisher).
         from: PeerId,
         /// The payload.
         bytes: Vec<u8>,
     },
-    /// A consensus message from a member (`from` is its author, checked by signature).
+    /// A consensus message handed over by a member (`from`; its author is whoever signed
+    /// the vote or proposal inside).
     Consensus {
-        /// The member that published it.
+        /// The member that handed it to us (not necessarily its publisher).
         from: PeerId,
         /// The payload.
         bytes: Vec<u8>,

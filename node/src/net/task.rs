@@ -576,8 +576,10 @@ impl NetworkTask {
         } else {
             None
         };
-        // Strict mode guarantees `source` is the signer; it must be a current member.
-        let author = message.source.filter(|a| self.allowed.contains(a));
+        // Messages are unsigned (ADR 0011): what is checked is the member that handed it
+        // to us, authenticated by Noise; the payload's own signatures are checked by
+        // admission and consensus.
+        let author = Some(propagation_source).filter(|peer| self.allowed.contains(peer));
         let acceptance = match (topic, author) {
             (Some(topic), Some(author)) if message.data.len() <= topic.max_bytes(&self.limits) => {
                 Some((topic, author))
@@ -586,7 +588,7 @@ impl NetworkTask {
         };
         let Some((topic, author)) = acceptance else {
             Counters::add(&self.counters.gossip_rejected);
-            tracing::debug!(source = ?message.source, %propagation_source, "gossip rejected");
+            tracing::debug!(%propagation_source, "gossip rejected");
             self.swarm
                 .behaviour_mut()
                 .gossipsub

@@ -89,18 +89,18 @@ fn topic_limits_come_from_the_config() {
     };
     assert_eq!(GossipTopic::Records.max_bytes(&limits), 10);
     assert_eq!(GossipTopic::Consensus.max_bytes(&limits), 20);
-    assert_eq!(GossipTopic::Records.name(), "tongban/records/2");
-    assert_eq!(GossipTopic::Consensus.name(), "tongban/consensus/1");
+    assert_eq!(GossipTopic::Records.name(), "tongban/records/3");
+    assert_eq!(GossipTopic::Consensus.name(), "tongban/consensus/2");
 }
 
 #[test]
-fn gossipsub_is_strict_content_addressed_and_sized_from_the_limits() {
+fn gossipsub_is_unsigned_content_addressed_and_sized_from_the_limits() {
     let limits = NetLimits::default();
     let config = gossipsub_config(&limits).expect("valid config");
     assert!(config.validate_messages());
     assert!(matches!(
         config.validation_mode(),
-        libp2p::gossipsub::ValidationMode::Strict
+        libp2p::gossipsub::ValidationMode::Anonymous
     ));
     assert_eq!(
         config.max_transmit_size(),
