@@ -284,16 +284,7 @@ impl<S: Store> Chain<S> {
                     head.height, head.state_root, root
                 )));
             }
-            return Ok(Chain {
-                store,
-                genesis_hash,
-                chain_id: genesis.chain_id.clone(),
-                head,
-                failed: false,
-                cache: HeadCache::default(),
-                nodes: NodeCache::default(),
-                recent: RecentNodes::default(),
-            });
+            return Ok(Chain::at_head(store, genesis_hash, genesis, head));
         }
 
         let changes =
@@ -315,7 +306,12 @@ impl<S: Store> Chain<S> {
         batch.put(Column::Meta, META_GENESIS, codec::encode(&genesis_hash));
         batch.put(Column::Meta, META_HEAD, codec::encode(&head));
         store.write(batch)?;
-        Ok(Chain {
+        Ok(Chain::at_head(store, genesis_hash, genesis, head))
+    }
+
+    /// The chain over `store` at `head`, with empty caches.
+    fn at_head(store: S, genesis_hash: Hash32, genesis: &Genesis, head: ChainHead) -> Self {
+        Chain {
             store,
             genesis_hash,
             chain_id: genesis.chain_id.clone(),
@@ -324,7 +320,7 @@ impl<S: Store> Chain<S> {
             cache: HeadCache::default(),
             nodes: NodeCache::default(),
             recent: RecentNodes::default(),
-        })
+        }
     }
 
     /// The store seen through the chain's nodes in memory (and, for an update, the
