@@ -83,6 +83,9 @@ pub struct ExecutedBlock {
     parent: Hash32,
 }
 
+/// A block's state tree update: the new root and the nodes and values to write.
+type TreeUpdate = Result<(Hash32, NodeBatch), StateTreeError>;
+
 /// Why a chain operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -439,19 +442,8 @@ impl<S: Store> Chain<S> {
                 format!("time {time_ms} is not after {}", self.head.time_ms),
             ));
         }
-        let ctx = self.context(time_ms);
-        let ahead = ReadAhead::default();
-        let cached = self.cached(Some(&ahead));
-        let read_ahead = || self.read_ahead(records, &ahead);
-        let (outcome, tree) = execute::execute_block_then(
-            &self.state(),
-            &ctx,
-            records,
-            Mode::Build,
-            already_verified,
-            Some(&read_ahead),
-            |outcome| StateTree::new(&cached).apply(&outcome.changes, height),
-        )?;
+        let (outcome, tree) =
+            self.execute_on_head(records, time_ms, Mode::Build, already_verified)?;
         let (state_root, node_batch) = tree?;
         let kept: Vec<SignedRecord> = outcome
             .kept
@@ -490,7 +482,45 @@ impl<S: Store> Chain<S> {
             header,
             records: kept,
         };
-        Ok(ExecutedBlock {
+        Ok(self.executed(block, record_hashes, outcome, node_batch))
+    }
+
+    /// Executes `records` on top of the head at `time_ms` and updates the state tree
+    /// with the outcome (the tree's result is returned apart, for the caller to check
+    /// when it is ready). While this thread executes and then updates the tree, another
+    /// reads ahead the tree nodes the update will need, then checks the signatures not
+    /// `already_verified`.
+    fn execute_on_head(
+        &self,
+        records: &[SignedRecord],
+        time_ms: u64,
+        mode: Mode,
+        already_verified: &dyn Fn(&Hash32) -> bool,
+    ) -> Result<(BlockOutcome, TreeUpdate), ChainError> {
+        let height = self.head.height + 1;
+        let ahead = ReadAhead::default();
+        let cached = self.cached(Some(&ahead));
+        let read_ahead = || self.read_ahead(records, &ahead);
+        Ok(execute::execute_block_then(
+            &self.state(),
+            &self.context(time_ms),
+            records,
+            mode,
+            already_verified,
+            Some(&read_ahead),
+            |outcome| StateTree::new(&cached).apply(&outcome.changes, height),
+        )?)
+    }
+
+    /// The executed block, on top of the head.
+    fn executed(
+        &self,
+        block: Block,
+        record_hashes: Vec<Hash32>,
+        outcome: BlockOutcome,
+        node_batch: NodeBatch,
+    ) -> ExecutedBlock {
+        ExecutedBlock {
             block_hash: block.header.hash(),
             block,
             record_hashes,
@@ -498,7 +528,7 @@ impl<S: Store> Chain<S> {
             outcome,
             node_batch,
             parent: self.head.block_hash,
-        })
+        }
     }
 
     fn require_validator_set(&self, height: Height) -> Result<ValidatorSet, ChainError> {
@@ -544,20 +574,11 @@ impl<S: Store> Chain<S> {
         if validators.index_of(&header.proposer).is_none() {
             return Err(invalid_block(height, "proposer is not a validator"));
         }
-        let ctx = self.context(header.time_ms);
-        // While this thread executes and then updates the state tree, another reads
-        // ahead the tree nodes the update will need, then checks the signatures.
-        let ahead = ReadAhead::default();
-        let cached = self.cached(Some(&ahead));
-        let read_ahead = || self.read_ahead(&block.records, &ahead);
-        let (outcome, tree) = execute::execute_block_then(
-            &self.state(),
-            &ctx,
+        let (outcome, tree) = self.execute_on_head(
             &block.records,
+            header.time_ms,
             Mode::Validate,
             already_verified,
-            Some(&read_ahead),
-            |outcome| StateTree::new(&cached).apply(&outcome.changes, height),
         )?;
         // Validate mode kept every record (any refusal is an error above), and execution
         // hashed each one in parallel: the records root comes from those hashes rather
@@ -591,15 +612,7 @@ impl<S: Store> Chain<S> {
                 ),
             ));
         }
-        Ok(ExecutedBlock {
-            block_hash: block.header.hash(),
-            block,
-            record_hashes,
-            next_validator_set: outcome.next_validator_set.clone(),
-            outcome,
-            node_batch,
-            parent: self.head.block_hash,
-        })
+        Ok(self.executed(block, record_hashes, outcome, node_batch))
     }
 
     /// Commits an executed block with its commit: one atomic, synced write of block,
