@@ -131,11 +131,14 @@ fn corrupt(column: Column) -> impl Fn(CodecError) -> StoreError {
     }
 }
 
-/// Variant index of `Node::Internal` in jmt's serde layout (`Null`, `Internal`, `Leaf`).
-const NODE_INTERNAL_VARIANT: u32 = 1;
-/// Codec size of an internal node with 16 internal children: variant, 16 × (tag, hash,
+/// Variant index of `Node::Leaf` in jmt's serde layout (`Null`, `Internal`, `Leaf`).
+const NODE_LEAF_VARIANT: u32 = 2;
+/// Variant bytes of `Node::Internal` and `Node::Leaf` in jmt's borsh layout.
+const BORSH_NODE_INTERNAL: u8 = 1;
+const BORSH_NODE_LEAF: u8 = 2;
+/// Borsh size of an internal node with 16 internal children: variant, 16 × (tag, hash,
 /// version, node type, leaf count), child count, leaf count.
-const CODEC_INTERNAL_MAX_BYTES: usize = 4 + 16 * (1 + 32 + 8 + 4 + 8) + 8 + 8;
+const BORSH_INTERNAL_MAX_BYTES: usize = 1 + 16 * (1 + 32 + 8 + 1 + 8) + 8 + 8;
 /// First byte of an internal node in its compact stored form (ADR 0010). The codec form
 /// of any node starts with its `u32` variant index, a first byte of 0, 1 or 2.
 pub const COMPACT_INTERNAL_NODE: u8 = 0xc1;
@@ -249,11 +252,15 @@ fn compact_children(mut bytes: &[u8]) -> Result<[Option<ChildEntry>; 16], &'stat
     Ok(children)
 }
 
-/// The codec form of an internal node with these children and leaf count (jmt's types
-/// are built only through their serde layout).
-fn codec_internal(children: &[Option<ChildEntry>; 16], leaf_count: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(CODEC_INTERNAL_MAX_BYTES);
-    out.extend_from_slice(&NODE_INTERNAL_VARIANT.to_le_bytes());
+/// jmt's borsh layout of an internal node with these children and leaf count: the
+/// `Node` variant byte, 16 slots (`0`, or `1` then the child's hash, version as `u64`
+/// LE and node type: `0` for a leaf, `1` and the leaf count as `u64` LE), the child
+/// count and the leaf count. jmt's types can only be built through a serialised layout;
+/// borsh's derive reads a hash as 32 bytes at once, the serde codec byte by byte (which
+/// made decoding a third of reading a node).
+fn borsh_internal(children: &[Option<ChildEntry>; 16], leaf_count: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(BORSH_INTERNAL_MAX_BYTES);
+    out.push(BORSH_NODE_INTERNAL);
     for child in children {
         let Some((hash, version, internal)) = child else {
             out.push(0);
@@ -263,9 +270,9 @@ fn codec_internal(children: &[Option<ChildEntry>; 16], leaf_count: u64) -> Vec<u
         out.extend_from_slice(hash);
         out.extend_from_slice(&version.to_le_bytes());
         match internal {
-            None => out.extend_from_slice(&0u32.to_le_bytes()),
+            None => out.push(0),
             Some(count) => {
-                out.extend_from_slice(&1u32.to_le_bytes());
+                out.push(1);
                 out.extend_from_slice(&count.to_le_bytes());
             }
         }
@@ -273,6 +280,27 @@ fn codec_internal(children: &[Option<ChildEntry>; 16], leaf_count: u64) -> Vec<u
     out.extend_from_slice(&(children.iter().flatten().count() as u64).to_le_bytes());
     out.extend_from_slice(&leaf_count.to_le_bytes());
     out
+}
+
+fn from_borsh(bytes: &[u8]) -> Result<Node, StoreError> {
+    borsh::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        column: Column::StateNodes.name(),
+        detail: e.to_string(),
+    })
+}
+
+/// A leaf in the codec's form (`u32` variant 2, key hash, value hash) read without
+/// serde: a block's tree update reads thousands. Anything else is `None`, for the
+/// general decoder.
+fn codec_leaf(bytes: &[u8]) -> Option<Result<Node, StoreError>> {
+    let hashes = bytes.strip_prefix(&NODE_LEAF_VARIANT.to_le_bytes()[..])?;
+    if hashes.len() != 64 {
+        return None;
+    }
+    let mut borsh = [0u8; 65];
+    borsh[0] = BORSH_NODE_LEAF;
+    borsh[1..].copy_from_slice(hashes);
+    Some(from_borsh(&borsh))
 }
 
 /// Decodes a stored state tree node (bytes read from disk): the compact form of an
@@ -289,22 +317,26 @@ pub fn decode_state_node(bytes: &[u8]) -> Result<Node, StoreError> {
         column: Column::StateNodes.name(),
         detail: detail.to_string(),
     };
-    let transcoded;
-    let bytes = match bytes.split_first() {
-        Some((&COMPACT_INTERNAL_NODE, compact)) => {
-            let children = compact_children(compact).map_err(bad)?;
-            let leaf_count = children
-                .iter()
-                .flatten()
-                .try_fold(0u64, |sum, (_, _, internal)| {
-                    sum.checked_add(internal.unwrap_or(1))
-                })
-                .ok_or_else(|| bad("internal node's leaf count overflows"))?;
-            transcoded = codec_internal(&children, leaf_count);
-            transcoded.as_slice()
-        }
-        _ => bytes,
-    };
+    if let Some((&COMPACT_INTERNAL_NODE, compact)) = bytes.split_first() {
+        let children = compact_children(compact).map_err(bad)?;
+        // The child count and the leaf count are derived here, so they are right.
+        let leaf_count = children
+            .iter()
+            .flatten()
+            .try_fold(0u64, |sum, (_, _, internal)| {
+                sum.checked_add(internal.unwrap_or(1))
+            })
+            .ok_or_else(|| bad("internal node's leaf count overflows"))?;
+        let mut present = children.iter().flatten();
+        return match (present.next(), present.next()) {
+            (None, _) => Err(bad("internal node without children")),
+            (Some((_, _, None)), None) => Err(bad("internal node whose only child is a leaf")),
+            _ => from_borsh(&borsh_internal(&children, leaf_count)),
+        };
+    }
+    if let Some(leaf) = codec_leaf(bytes) {
+        return leaf;
+    }
     let node: Node = codec::decode(bytes).map_err(corrupt(Column::StateNodes))?;
     if let Node::Internal(internal) = &node {
         let present = internal.children_sorted().count() as u64;
