@@ -157,6 +157,55 @@ fn batch_signature_failure_names_the_record() {
     assert!(!built.kept.contains(&97));
 }
 
+/// The signature batches of a large block are shared by the thread that executes and
+/// the one beside it, in whatever order they take them: the verdicts still land on the
+/// right records, in the first batch and in the last.
+#[test]
+fn shared_signature_batches_name_the_right_records() {
+    let (mut w, t) = world();
+    // Three batches of `SIGNATURE_BATCH_MAX` (512) or fewer.
+    let mut records = issues(&mut w, &t, 1_300);
+    records[5].signature.0[3] ^= 0x01;
+    records[1_290].signature.0[40] ^= 0x80;
+    let ctx = w.ctx();
+    match execute_block(
+        &w.state,
+        &ctx,
+        &records,
+        Mode::Validate,
+        &verify_every_signature,
+    ) {
+        Err(ExecError::InvalidRecord { index, reason, .. }) => {
+            assert_eq!(index, 5);
+            assert_eq!(
+                reason,
+                RejectReason::BadSignature {
+                    record: records[5].hash()
+                }
+            );
+        }
+        other => panic!("expected a bad signature, got {other:?}"),
+    }
+    let built = execute_block(
+        &w.state,
+        &ctx,
+        &records,
+        Mode::Build,
+        &verify_every_signature,
+    )
+    .unwrap();
+    let dropped: Vec<usize> = (0..records.len())
+        .filter(|i| !built.kept.contains(i))
+        .collect();
+    assert_eq!(dropped, vec![5, 1_290]);
+    for i in dropped {
+        assert_eq!(
+            built.results[i].1.as_ref().unwrap_err().code(),
+            "bad_signature"
+        );
+    }
+}
+
 /// Execution runs alongside the signature checks, as if every signature were valid.
 /// A bad signature must still give exactly the result of checking first: here the
 /// licence it would have issued must not exist for the records after it.

@@ -36,7 +36,7 @@ use crate::merkle::{self, InclusionProof};
 use crate::proof::{self, CommitError};
 use crate::state::{StateReadError, StateReader};
 use crate::state_tree::{StateProof, StateTree, StateTreeError, TreeStore};
-use crate::store::{Column, RecordLocation, Store, StoreBatch, StoreError};
+use crate::store::{self, Column, RecordLocation, Store, StoreBatch, StoreError};
 use crate::types::{
     Block, BlockHeader, CaseRecord, Commit, Genesis, Height, LicenceRecord, Member, SignedRecord,
     ValidatorSet,
@@ -167,6 +167,11 @@ impl<S: TreeStore + ?Sized> StateReader for VersionReader<'_, S> {
     }
 }
 
+/// How many of a block's likely writes the read-ahead reads in one go: chunks in record
+/// order, so that execution, which starts on the first records at the same time, soon
+/// finds what it reads already there.
+const READ_AHEAD_VALUES: usize = 1_024;
+
 /// Most values the head cache holds; when full it starts again empty (the hot keys
 /// return within a block).
 pub const HEAD_CACHE_ENTRIES: usize = 65_536;
@@ -195,12 +200,27 @@ impl HeadCache {
         self.lock().get(key).cloned()
     }
 
-    fn insert(&self, key: Hash32, value: Option<Vec<u8>>) {
+    /// The keys of `keys` not cached.
+    fn missing(&self, keys: &[Hash32]) -> Vec<Hash32> {
+        let entries = self.lock();
+        keys.iter()
+            .filter(|key| !entries.contains_key(*key))
+            .copied()
+            .collect()
+    }
+
+    fn insert_many(&self, values: impl Iterator<Item = (Hash32, Option<Vec<u8>>)>) {
         let mut entries = self.lock();
-        if entries.len() >= HEAD_CACHE_ENTRIES {
-            entries.clear();
+        for (key, value) in values {
+            if entries.len() >= HEAD_CACHE_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, value);
         }
-        entries.insert(key, value);
+    }
+
+    fn insert(&self, key: Hash32, value: Option<Vec<u8>>) {
+        self.insert_many(std::iter::once((key, value)));
     }
 
     /// The block committed: cached keys it wrote take their new values.
@@ -337,10 +357,26 @@ impl<S: Store> Chain<S> {
         }
     }
 
-    /// Reads ahead the state tree nodes that executing `records` on the head will
-    /// update (see [`CachedTree::read_ahead`]).
+    /// Reads ahead what executing `records` on the head will read of the keys it is
+    /// expected to write: first their values, into the head cache, a chunk of records
+    /// at a time in record order and many on one store read ([`store::state_values`]),
+    /// so that execution (which starts at the same time, on another thread) finds most
+    /// of them there instead of seeking each one in the store; then the state tree
+    /// nodes the update will change (see [`CachedTree::read_ahead`]). ADR 0013.
     fn read_ahead(&self, records: &[SignedRecord], ahead: &ReadAhead) {
-        let keys = execute::likely_writes(records);
+        let mut keys = execute::likely_writes_in_order(records);
+        for chunk in keys.chunks(READ_AHEAD_VALUES) {
+            let mut missing = self.cache.missing(chunk);
+            missing.sort_unstable();
+            missing.dedup();
+            // A failed read is only a missed hint: execution reads the keys again and
+            // reports the error.
+            if let Ok(values) = store::state_values(&self.store, &missing, self.head.height) {
+                self.cache.insert_many(missing.into_iter().zip(values));
+            }
+        }
+        keys.sort_unstable();
+        keys.dedup();
         self.cached(None).read_ahead(&keys, self.head.height, ahead);
     }
 

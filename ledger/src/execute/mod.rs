@@ -44,14 +44,15 @@ mod reject;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::bytes::{Hash32, PublicKey};
 use crate::codec::encode;
-use crate::crypto::{verify_many_on_this_thread, SignatureCheck};
+use crate::crypto::{verify_many_on_this_thread, SignatureCheck, SIGNATURE_BATCH_MAX};
 use crate::ids::TypeCode;
 use crate::keys;
 use crate::state::{StateChanges, StateReadError, StateReader};
@@ -249,7 +250,9 @@ pub fn execute_block(
 /// its signatures before execution starts.
 ///
 /// `alongside` runs on the other thread, before its signature checks (or alone there,
-/// when there are none); it must not change anything the execution reads.
+/// when there are none); it must not change anything the execution reads. The checks
+/// are batches that either thread takes: this one joins in once `then` is done.
+/// Which thread checks a batch never changes a verdict.
 pub fn execute_block_then<R>(
     reader: &dyn StateReader,
     ctx: &BlockContext,
@@ -298,17 +301,21 @@ pub fn execute_block_then<R>(
             result
         });
     }
+    let checks = SignatureWork::new(records, &to_check);
     let (verdicts, optimistic) = std::thread::scope(|scope| {
         let checker = scope.spawn(|| {
             if let Some(alongside) = alongside {
                 alongside();
             }
-            verify_signatures(records, &to_check)
+            checks.work();
         });
         let optimistic = run_then(exec, &|_| true);
+        // Whichever thread is done first takes the batches that are left.
+        checks.work();
         (checker.join(), optimistic)
     });
-    let verdicts = verdicts.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    verdicts.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let verdicts = checks.verdicts();
     if verdicts.iter().all(|ok| *ok) {
         return optimistic;
     }
@@ -324,7 +331,16 @@ pub fn execute_block_then<R>(
 /// supersedes, a case, a proposal, a catalogue entry). A hint for reading ahead, not a
 /// rule: execution alone decides what a block writes.
 pub fn likely_writes(records: &[SignedRecord]) -> Vec<Hash32> {
-    let mut written: Vec<Hash32> = records
+    let mut written = likely_writes_in_order(records);
+    written.sort_unstable();
+    written.dedup();
+    written
+}
+
+/// [`likely_writes`] in the order execution reads them, record by record (the entry
+/// each body is about, then its author's nonce), with repeats.
+pub fn likely_writes_in_order(records: &[SignedRecord]) -> Vec<Hash32> {
+    records
         .iter()
         .flat_map(|record| {
             let body = match &record.payload.body {
@@ -355,10 +371,7 @@ pub fn likely_writes(records: &[SignedRecord]) -> Vec<Hash32> {
                 .flatten()
                 .chain([keys::nonce(&record.payload.author)])
         })
-        .collect();
-    written.sort_unstable();
-    written.dedup();
-    written
+        .collect()
 }
 
 /// Executes the records in order with `exec` (fresh from [`Exec::new`]);
@@ -489,6 +502,61 @@ impl<'a> RecordChecker<'a> {
 }
 
 /// Verdicts on the signatures of `records[i]` for each `i` in `to_check`, in order.
+/// The signature checks of a block, in batches that any thread may take: the one
+/// that reads ahead starts on them, and the one that executes joins in when it is done,
+/// so neither waits on the other while checks are left.
+struct SignatureWork<'a> {
+    records: &'a [SignedRecord],
+    /// Batches of indexes into `records`.
+    batches: Vec<&'a [usize]>,
+    /// The next batch nobody has taken.
+    next: AtomicUsize,
+    /// Each batch's verdicts, once checked.
+    verdicts: Vec<OnceLock<Vec<bool>>>,
+}
+
+impl<'a> SignatureWork<'a> {
+    fn new(records: &'a [SignedRecord], to_check: &'a [usize]) -> Self {
+        let batches: Vec<&[usize]> = to_check.chunks(SIGNATURE_BATCH_MAX).collect();
+        let verdicts = batches.iter().map(|_| OnceLock::new()).collect();
+        SignatureWork {
+            records,
+            batches,
+            next: AtomicUsize::new(0),
+            verdicts,
+        }
+    }
+
+    /// Checks batches on this thread until none is left untaken.
+    fn work(&self) {
+        loop {
+            let index = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(batch) = self.batches.get(index) else {
+                return;
+            };
+            let verdicts = verify_signatures(self.records, batch);
+            // Only the thread that took `index` sets it.
+            let _ = self.verdicts[index].set(verdicts);
+        }
+    }
+
+    /// The verdicts in `to_check` order; call after every [`Self::work`] returned.
+    fn verdicts(&self) -> Vec<bool> {
+        self.verdicts
+            .iter()
+            .zip(&self.batches)
+            .flat_map(|(verdicts, batch)| {
+                // A batch whose thread panicked has no verdicts; the panic was resumed
+                // before this is called, so every batch has them here.
+                verdicts
+                    .get()
+                    .cloned()
+                    .unwrap_or_else(|| vec![false; batch.len()])
+            })
+            .collect()
+    }
+}
+
 fn verify_signatures(records: &[SignedRecord], to_check: &[usize]) -> Vec<bool> {
     let signing_bytes: Vec<Vec<u8>> = to_check
         .iter()

@@ -112,20 +112,39 @@ impl Store for RocksStore {
         prefix: &[u8],
         key: &[u8],
     ) -> Result<Option<Entry>, StoreError> {
+        Ok(self.floor_many(column, &[(prefix, key)])?.pop().flatten())
+    }
+
+    fn floor_many(
+        &self,
+        column: Column,
+        queries: &[(&[u8], &[u8])],
+    ) -> Result<Vec<Option<Entry>>, StoreError> {
         let mut read = ReadOptions::default();
-        if column == Column::StateValues && prefix.len() == STATE_VALUE_PREFIX {
+        // Within one key's versions the prefix blooms can skip files; any other seek
+        // must see the whole order.
+        let by_prefix = column == Column::StateValues
+            && queries
+                .iter()
+                .all(|(prefix, _)| prefix.len() == STATE_VALUE_PREFIX);
+        if by_prefix {
             read.set_prefix_same_as_start(true);
         } else {
             read.set_total_order_seek(true);
         }
+        // One iterator for all: creating one costs more than a seek, and each seek
+        // starts afresh (with its own prefix).
         let mut iter = self.db.raw_iterator_cf_opt(self.cf(column)?, read);
-        iter.seek_for_prev(key);
-        let found = match (iter.key(), iter.value()) {
-            (Some(k), Some(v)) if k.starts_with(prefix) => Some((k.to_vec(), v.to_vec())),
-            _ => None,
-        };
-        iter.status().map_err(backend)?;
-        Ok(found)
+        let mut out = Vec::with_capacity(queries.len());
+        for (prefix, key) in queries {
+            iter.seek_for_prev(key);
+            out.push(match (iter.key(), iter.value()) {
+                (Some(k), Some(v)) if k.starts_with(prefix) => Some((k.to_vec(), v.to_vec())),
+                _ => None,
+            });
+            iter.status().map_err(backend)?;
+        }
+        Ok(out)
     }
 
     fn scan_prefix(
@@ -233,6 +252,62 @@ mod tests {
                 .expect("scan")
                 .len(),
             3
+        );
+    }
+
+    /// Many floors on one iterator answer exactly as an in-memory store's floors do,
+    /// in the order asked, whether the versions sit in files or in the memtable, for
+    /// present and absent keys, in either column shape.
+    #[test]
+    fn floor_many_answers_as_the_memory_store_does() {
+        use crate::store::memory::MemoryStore;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rocks = RocksStore::open(dir.path()).expect("open");
+        let memory = MemoryStore::default();
+        let versioned = |key: u8, version: u64| {
+            let mut k = [key; 32].to_vec();
+            k.extend_from_slice(&version.to_be_bytes());
+            k
+        };
+        // Keys 1..=6 at versions 3 and 7; the second round goes to the memtable
+        // after the first is flushed to a file. Indexes hold a few short keys.
+        for (round, version) in [3u64, 7].into_iter().enumerate() {
+            let mut batch = StoreBatch::new();
+            for key in 1..=6u8 {
+                let value = [key, version as u8].to_vec();
+                batch.put(Column::StateValues, versioned(key, version), value);
+            }
+            batch.put(Column::Indexes, vec![b'v', round as u8], vec![round as u8]);
+            rocks.write(batch.clone()).expect("write");
+            memory.write(batch).expect("write");
+            if round == 0 {
+                rocks.flush().expect("flush");
+            }
+        }
+        let mut queries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for key in [6u8, 0, 3, 9, 1, 3] {
+            for version in [0u64, 2, 3, 5, 7, u64::MAX] {
+                queries.push(([key; 32].to_vec(), versioned(key, version)));
+            }
+        }
+        let asked: Vec<(&[u8], &[u8])> = queries
+            .iter()
+            .map(|(p, k)| (p.as_slice(), k.as_slice()))
+            .collect();
+        let found = rocks
+            .floor_many(Column::StateValues, &asked)
+            .expect("floor_many");
+        let expected = memory
+            .floor_many(Column::StateValues, &asked)
+            .expect("floor_many");
+        assert_eq!(found, expected);
+        // Keys 6, 3, 1 and 3 again, each at versions 3, 5, 7 and the last.
+        assert_eq!(found.iter().flatten().count(), 16);
+        let short: Vec<(&[u8], &[u8])> = vec![(b"v", b"v\x05"), (b"v", b"v\x00"), (b"w", b"w")];
+        assert_eq!(
+            rocks.floor_many(Column::Indexes, &short).expect("indexes"),
+            memory.floor_many(Column::Indexes, &short).expect("indexes"),
         );
     }
 
