@@ -259,6 +259,9 @@ impl Ledger {
             height: head.height + 1,
             time_ms: now_ms.max(head.time_ms + 1),
         };
+        // The licences, cases and nonces the records are about, read together (most
+        // are new, and a seek each for "absent" was most of a check's store time).
+        chain.read_values_ahead(items.iter().map(|(record, _, _)| *record));
         let state = chain.state();
         let mut checker = match execute::RecordChecker::new(&state, &ctx) {
             Ok(checker) => checker,

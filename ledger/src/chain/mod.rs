@@ -358,26 +358,37 @@ impl<S: Store> Chain<S> {
     }
 
     /// Reads ahead what executing `records` on the head will read of the keys it is
-    /// expected to write: first their values, into the head cache, a chunk of records
-    /// at a time in record order and many on one store read ([`store::state_values`]),
-    /// so that execution (which starts at the same time, on another thread) finds most
-    /// of them there instead of seeking each one in the store; then the state tree
-    /// nodes the update will change (see [`CachedTree::read_ahead`]). ADR 0013.
+    /// expected to write: first their values ([`Self::read_values_ahead`]), so that
+    /// execution (which starts at the same time, on another thread) finds most of them
+    /// cached instead of seeking each one in the store; then the state tree nodes the
+    /// update will change (see [`CachedTree::read_ahead`]). ADR 0013.
     fn read_ahead(&self, records: &[SignedRecord], ahead: &ReadAhead) {
         let mut keys = execute::likely_writes_in_order(records);
+        self.cache_values(&keys);
+        keys.sort_unstable();
+        keys.dedup();
+        self.cached(None).read_ahead(&keys, self.head.height, ahead);
+    }
+
+    /// Reads the head values of the keys `records` are expected to write
+    /// ([`execute::likely_writes_in_order`]) into the head cache, many on one store
+    /// read ([`store::state_values`]) instead of one seek each: for a caller about to
+    /// check or execute them. Only a hint: a failed read is left for the caller's own
+    /// read to report.
+    pub fn read_values_ahead<'a>(&self, records: impl IntoIterator<Item = &'a SignedRecord>) {
+        self.cache_values(&execute::likely_writes_in_order(records));
+    }
+
+    /// Caches the head values of `keys`, a chunk at a time in the order given.
+    fn cache_values(&self, keys: &[Hash32]) {
         for chunk in keys.chunks(READ_AHEAD_VALUES) {
             let mut missing = self.cache.missing(chunk);
             missing.sort_unstable();
             missing.dedup();
-            // A failed read is only a missed hint: execution reads the keys again and
-            // reports the error.
             if let Ok(values) = store::state_values(&self.store, &missing, self.head.height) {
                 self.cache.insert_many(missing.into_iter().zip(values));
             }
         }
-        keys.sort_unstable();
-        keys.dedup();
-        self.cached(None).read_ahead(&keys, self.head.height, ahead);
     }
 
     /// The store (for the node's own meta entries, e.g. the consensus safety state).

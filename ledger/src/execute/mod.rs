@@ -339,9 +339,11 @@ pub fn likely_writes(records: &[SignedRecord]) -> Vec<Hash32> {
 
 /// [`likely_writes`] in the order execution reads them, record by record (the entry
 /// each body is about, then its author's nonce), with repeats.
-pub fn likely_writes_in_order(records: &[SignedRecord]) -> Vec<Hash32> {
+pub fn likely_writes_in_order<'a>(
+    records: impl IntoIterator<Item = &'a SignedRecord>,
+) -> Vec<Hash32> {
     records
-        .iter()
+        .into_iter()
         .flat_map(|record| {
             let body = match &record.payload.body {
                 RecordBody::IssueLicence {
