@@ -120,53 +120,14 @@ fn build_drops_failing_records_and_validate_refuses_the_block() {
     assert_eq!(validated.changes, built.changes);
 }
 
-#[test]
-fn batch_signature_failure_names_the_record() {
+/// `count` issues with the signatures at `bad` broken: validation names the first bad
+/// one, and a built block leaves out exactly the bad ones, each for its signature.
+fn bad_signatures_are_named(count: usize, bad: &[usize]) {
     let (mut w, t) = world();
-    // 150 records, in more than one batch; one bad signature in the second half.
-    let mut records = issues(&mut w, &t, 150);
-    records[97].signature.0[10] ^= 0x40;
-    let ctx = w.ctx();
-    match execute_block(
-        &w.state,
-        &ctx,
-        &records,
-        Mode::Validate,
-        &verify_every_signature,
-    ) {
-        Err(ExecError::InvalidRecord { index, reason, .. }) => {
-            assert_eq!(index, 97);
-            assert_eq!(
-                reason,
-                RejectReason::BadSignature {
-                    record: records[97].hash()
-                }
-            );
-        }
-        other => panic!("expected a bad signature, got {other:?}"),
+    let mut records = issues(&mut w, &t, count);
+    for &i in bad {
+        records[i].signature.0[i % 64] ^= 0x40;
     }
-    let built = execute_block(
-        &w.state,
-        &ctx,
-        &records,
-        Mode::Build,
-        &verify_every_signature,
-    )
-    .unwrap();
-    assert_eq!(built.kept.len(), 149);
-    assert!(!built.kept.contains(&97));
-}
-
-/// The signature batches of a large block are shared by the thread that executes and
-/// the one beside it, in whatever order they take them: the verdicts still land on the
-/// right records, in the first batch and in the last.
-#[test]
-fn shared_signature_batches_name_the_right_records() {
-    let (mut w, t) = world();
-    // Three batches of `SIGNATURE_BATCH_MAX` (512) or fewer.
-    let mut records = issues(&mut w, &t, 1_300);
-    records[5].signature.0[3] ^= 0x01;
-    records[1_290].signature.0[40] ^= 0x80;
     let ctx = w.ctx();
     match execute_block(
         &w.state,
@@ -176,11 +137,11 @@ fn shared_signature_batches_name_the_right_records() {
         &verify_every_signature,
     ) {
         Err(ExecError::InvalidRecord { index, reason, .. }) => {
-            assert_eq!(index, 5);
+            assert_eq!(index, bad[0]);
             assert_eq!(
                 reason,
                 RejectReason::BadSignature {
-                    record: records[5].hash()
+                    record: records[bad[0]].hash()
                 }
             );
         }
@@ -197,13 +158,28 @@ fn shared_signature_batches_name_the_right_records() {
     let dropped: Vec<usize> = (0..records.len())
         .filter(|i| !built.kept.contains(i))
         .collect();
-    assert_eq!(dropped, vec![5, 1_290]);
-    for i in dropped {
+    assert_eq!(dropped, bad);
+    for &i in bad {
         assert_eq!(
             built.results[i].1.as_ref().unwrap_err().code(),
             "bad_signature"
         );
     }
+}
+
+#[test]
+fn batch_signature_failure_names_the_record() {
+    // One bad signature in the second half of a block of one batch.
+    bad_signatures_are_named(150, &[97]);
+}
+
+/// The signature batches of a large block are shared by the thread that executes and
+/// the one beside it, in whatever order they take them: the verdicts still land on the
+/// right records, in the first batch and in the last.
+#[test]
+fn shared_signature_batches_name_the_right_records() {
+    // Three batches of `SIGNATURE_BATCH_MAX` (512) or fewer.
+    bad_signatures_are_named(1_300, &[5, 1_290]);
 }
 
 /// Execution runs alongside the signature checks, as if every signature were valid.
