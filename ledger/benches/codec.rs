@@ -10,25 +10,14 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use execute_support::*;
 use tongban_ledger::bytes::{Hash32, PublicKey};
 use tongban_ledger::codec;
-use tongban_ledger::types::{Block, BlockHeader, SignedRecord};
+use tongban_ledger::types::{Block, BlockHeader};
 
 const RECORDS: usize = 10_000;
-
-fn records(w: &mut World, t: &tongban_ledger::ids::TypeCode) -> Vec<SignedRecord> {
-    (0..RECORDS)
-        .map(|i| {
-            let m = i % 4;
-            let id = licence_id(t, &w.id(m), &format!("CODEC{i}"));
-            let k = w.member_key(m);
-            w.record(&k, issue_body(t, &id))
-        })
-        .collect()
-}
 
 fn bench_codec(c: &mut Criterion) {
     let mut w = World::new(4, 1);
     let t = w.publish_type(1, &[0, 1, 2, 3]);
-    let records = records(&mut w, &t);
+    let records = issue_records(&mut w, &t, RECORDS, "CODEC");
     let block = Block {
         header: BlockHeader {
             chain_id: "bench".into(),

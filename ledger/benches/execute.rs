@@ -11,25 +11,13 @@ mod execute_support;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use execute_support::*;
 use tongban_ledger::execute::{execute_block, verify_every_signature, Mode};
-use tongban_ledger::types::SignedRecord;
 
 const RECORDS: usize = 10_000;
-
-fn block(w: &mut World, t: &tongban_ledger::ids::TypeCode) -> Vec<SignedRecord> {
-    (0..RECORDS)
-        .map(|i| {
-            let m = i % 4;
-            let id = licence_id(t, &w.id(m), &format!("BENCH{i}"));
-            let k = w.member_key(m);
-            w.record(&k, issue_body(t, &id))
-        })
-        .collect()
-}
 
 fn bench_execute(c: &mut Criterion) {
     let mut w = World::new(4, 1);
     let t = w.publish_type(1, &[0, 1, 2, 3]);
-    let records = block(&mut w, &t);
+    let records = issue_records(&mut w, &t, RECORDS, "BENCH");
     let ctx = w.ctx();
 
     let mut group = c.benchmark_group("execute_block");

@@ -24,14 +24,7 @@ fn world() -> (World, tongban_ledger::ids::TypeCode) {
 }
 
 fn issues(w: &mut World, t: &tongban_ledger::ids::TypeCode, n: usize) -> Vec<SignedRecord> {
-    (0..n)
-        .map(|i| {
-            let m = i % 4;
-            let id = licence_id(t, &w.id(m), &format!("B{i}"));
-            let k = w.member_key(m);
-            w.record(&k, issue_body(t, &id))
-        })
-        .collect()
+    issue_records(w, t, n, "B")
 }
 
 #[test]

@@ -303,6 +303,24 @@ impl World {
     }
 }
 
+/// `n` `IssueLicence` records of `type_code`, from members 0..4 in turn, serials
+/// `{tag}{i}`.
+pub fn issue_records(
+    w: &mut World,
+    type_code: &TypeCode,
+    n: usize,
+    tag: &str,
+) -> Vec<SignedRecord> {
+    (0..n)
+        .map(|i| {
+            let m = i % 4;
+            let id = licence_id(type_code, &w.id(m), &format!("{tag}{i}"));
+            let k = w.member_key(m);
+            w.record(&k, issue_body(type_code, &id))
+        })
+        .collect()
+}
+
 pub fn issue_body(type_code: &TypeCode, id: &LicenceId) -> RecordBody {
     RecordBody::IssueLicence {
         licence_id: id.clone(),
