@@ -503,7 +503,6 @@ impl<'a> RecordChecker<'a> {
     }
 }
 
-/// Verdicts on the signatures of `records[i]` for each `i` in `to_check`, in order.
 /// The signature checks of a block, in batches that any thread may take: the one
 /// that reads ahead starts on them, and the one that executes joins in when it is done,
 /// so neither waits on the other while checks are left.
@@ -559,6 +558,7 @@ impl<'a> SignatureWork<'a> {
     }
 }
 
+/// Verdicts on the signatures of `records[i]` for each `i` in `to_check`, in order.
 fn verify_signatures(records: &[SignedRecord], to_check: &[usize]) -> Vec<bool> {
     let signing_bytes: Vec<Vec<u8>> = to_check
         .iter()
