@@ -88,7 +88,8 @@ impl Exec<'_> {
                 .into());
             }
         }
-        if read_licence(&self.state, licence_id)?.is_some() {
+        let key = keys::licence(licence_id);
+        if super::reads::get::<LicenceRecord>(&self.state, &key, "licence")?.is_some() {
             return Err(RejectReason::LicenceExists(licence_id.clone()).into());
         }
 
@@ -128,7 +129,7 @@ impl Exec<'_> {
             issued_height: height,
             updated_height: height,
         };
-        self.state.put(keys::licence(licence_id), &licence);
+        self.state.put(key, &licence);
         Ok(())
     }
 

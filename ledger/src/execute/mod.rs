@@ -387,6 +387,7 @@ fn run_block(
     signature_ok: &dyn Fn(usize) -> bool,
 ) -> Result<BlockOutcome, ExecError> {
     let max_records = exec.params.max_block_records;
+    exec.state.reserve(records.len());
 
     let mut results = Vec::with_capacity(records.len());
     let mut kept = Vec::with_capacity(records.len());
@@ -588,10 +589,14 @@ fn verify_signatures(records: &[SignedRecord], to_check: &[usize]) -> Vec<bool> 
 /// Layers: `pending` (the record being executed) over `block` (records applied so far)
 /// over `base` (committed state). Reads of `base` are cached for the block, since most
 /// records read the same members, types and parameters.
+///
+/// The two block-long layers are hash maps: a 10,000-record block puts ~20,000 keys in
+/// each, and every read looks in both, so ordered maps spent a B-tree descent of 32-byte
+/// compares per read. Nothing iterates them but [`Overlay::into_changes`], which sorts.
 pub(crate) struct Overlay<'a> {
     base: &'a dyn StateReader,
-    base_cache: RefCell<BTreeMap<Hash32, Option<Vec<u8>>>>,
-    block: BTreeMap<Hash32, Option<Vec<u8>>>,
+    base_cache: RefCell<HashMap<Hash32, Option<Vec<u8>>>>,
+    block: HashMap<Hash32, Option<Vec<u8>>>,
     pending: BTreeMap<Hash32, Option<Vec<u8>>>,
 }
 
@@ -599,10 +604,17 @@ impl<'a> Overlay<'a> {
     fn new(base: &'a dyn StateReader) -> Self {
         Overlay {
             base,
-            base_cache: RefCell::new(BTreeMap::new()),
-            block: BTreeMap::new(),
+            base_cache: RefCell::new(HashMap::new()),
+            block: HashMap::new(),
             pending: BTreeMap::new(),
         }
+    }
+
+    /// Makes room for the keys of `records` records (most write two, read one more),
+    /// so that the block-long layers do not grow by rehashing as the block runs.
+    fn reserve(&mut self, records: usize) {
+        self.block.reserve(2 * records);
+        self.base_cache.get_mut().reserve(records);
     }
 
     /// Writes `value` (encoded) under `key` in the pending layer.
@@ -625,7 +637,7 @@ impl<'a> Overlay<'a> {
     }
 
     fn into_changes(self) -> StateChanges {
-        self.block
+        self.block.into_iter().collect()
     }
 }
 
@@ -662,6 +674,28 @@ pub(crate) struct Exec<'a> {
     pub(crate) members_touched: bool,
     /// Licence types decoded in this block, with the stored bytes they came from.
     licence_types: HashMap<Hash32, (Vec<u8>, Arc<LicenceType>)>,
+    /// Authors seen in this block: their keys hashed once, their member decoded once.
+    authors: HashMap<PublicKey, Author>,
+}
+
+/// What a block's execution keeps about one author. Every record reads its author's
+/// nonce and (member-signed records) its member, each under a SHA-256-derived key, and
+/// the same few authors write a whole block: hashing those keys again for each record
+/// was a fifth of executing an `IssueLicence`, and decoding the member (ids with their
+/// checksums) as much again.
+struct Author {
+    nonce_key: Hash32,
+    member_index_key: Hash32,
+    /// The member as last decoded, with the stored bytes of the key index entry and of
+    /// the member it came from.
+    member: Option<SeenMember>,
+}
+
+struct SeenMember {
+    index_bytes: Vec<u8>,
+    member_key: Hash32,
+    member_bytes: Vec<u8>,
+    member: Member,
 }
 
 impl<'a> Exec<'a> {
@@ -675,7 +709,48 @@ impl<'a> Exec<'a> {
             admins,
             members_touched: false,
             licence_types: HashMap::new(),
+            authors: HashMap::new(),
         })
+    }
+
+    fn author(&mut self, key: &PublicKey) -> &mut Author {
+        self.authors.entry(*key).or_insert_with(|| Author {
+            nonce_key: keys::nonce(key),
+            member_index_key: keys::member_key(key),
+            member: None,
+        })
+    }
+
+    /// [`read_member_by_key`], decoding again only when the stored bytes of the key
+    /// index entry or of the member differ from those last decoded for this author.
+    /// The answer is a function of those two values alone (the entry names the member;
+    /// the member's bytes are the member), so it is the same as reading afresh, whatever
+    /// changed them.
+    fn member_by_key(&mut self, key: &PublicKey) -> Result<Option<Member>, ExecError> {
+        let index_key = self.author(key).member_index_key;
+        let Some(index_bytes) = self.state.get(&index_key)? else {
+            return Ok(None);
+        };
+        if let Some(seen) = self.authors.get(key).and_then(|a| a.member.as_ref()) {
+            if seen.index_bytes == index_bytes
+                && self.state.get(&seen.member_key)?.as_ref() == Some(&seen.member_bytes)
+            {
+                return Ok(Some(seen.member.clone()));
+            }
+        }
+        let Some(member) = read_member_by_key(&self.state, key)? else {
+            return Ok(None);
+        };
+        let member_key = keys::member(&member.id);
+        if let Some(member_bytes) = self.state.get(&member_key)? {
+            self.author(key).member = Some(SeenMember {
+                index_bytes,
+                member_key,
+                member_bytes,
+                member: member.clone(),
+            });
+        }
+        Ok(Some(member))
     }
 
     /// A licence type, decoded once for as long as its stored bytes stay the same. Every
@@ -733,7 +808,8 @@ impl<'a> Exec<'a> {
         if !signature_ok {
             return Err(RejectReason::BadSignature { record: *hash }.into());
         }
-        let last = read_nonce(&self.state, &payload.author)?;
+        let nonce_key = self.author(&payload.author).nonce_key;
+        let last = reads::get(&self.state, &nonce_key, "nonce")?.unwrap_or(0);
         if payload.nonce <= last {
             return Err(RejectReason::StaleNonce {
                 nonce: payload.nonce,
@@ -835,14 +911,15 @@ impl<'a> Exec<'a> {
             )?,
         }
 
-        self.state.put(keys::nonce(author), &payload.nonce);
+        self.state.put(nonce_key, &payload.nonce);
         Ok(())
     }
 
     /// The active member whose key is `author` (member-signed records).
-    pub(crate) fn member_author(&self, author: &PublicKey) -> Result<Member, CheckError> {
-        let member =
-            read_member_by_key(&self.state, author)?.ok_or(RejectReason::UnknownAuthor(*author))?;
+    pub(crate) fn member_author(&mut self, author: &PublicKey) -> Result<Member, CheckError> {
+        let member = self
+            .member_by_key(author)?
+            .ok_or(RejectReason::UnknownAuthor(*author))?;
         if member.status != MemberStatus::Active {
             return Err(RejectReason::AuthorNotActive {
                 member_id: member.id,
@@ -908,5 +985,83 @@ pub(crate) fn insert_sorted<T: Ord>(list: &mut Vec<T>, value: T, max: usize) -> 
             list.insert(position, value);
             true
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+    use crate::crypto::public_key;
+    use crate::ids::{uscc_check_char, MemberId, RegionCode};
+    use crate::types::{ChainParams, Genesis, Role};
+
+    fn member(n: u32, seed: u8) -> Member {
+        let first17 = format!("91350100{n:09}");
+        let check = uscc_check_char(first17.as_bytes()).expect("alphabet");
+        Member {
+            id: MemberId::parse(&format!("{first17}{}", char::from(check))).expect("id"),
+            name: format!("Department {n}"),
+            region: RegionCode::parse("350100").expect("region"),
+            key: public_key(&SigningKey::from_bytes(&[seed; 32])),
+            roles: vec![Role::Validator],
+            status: MemberStatus::Active,
+        }
+    }
+
+    /// The author memo gives what a fresh read gives, also after the member or its key
+    /// index changed under it within the same execution.
+    #[test]
+    fn the_author_memo_follows_changes_to_the_member() {
+        let a = member(0, 1);
+        let genesis = Genesis {
+            chain_id: "test".into(),
+            genesis_time_ms: 1,
+            members: vec![a.clone(), member(1, 2)],
+            admins: vec![public_key(&SigningKey::from_bytes(&[9; 32]))],
+            params: ChainParams::default(),
+        };
+        let state: BTreeMap<Hash32, Vec<u8>> = genesis::genesis_changes(&genesis)
+            .expect("genesis")
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        let ctx = BlockContext {
+            chain_id: "test".into(),
+            height: 1,
+            time_ms: 2,
+        };
+        let mut exec = Exec::new(&state, &ctx).expect("exec");
+        let fresh =
+            |exec: &Exec<'_>, key: &PublicKey| read_member_by_key(&exec.state, key).expect("read");
+        assert_eq!(exec.member_by_key(&a.key).expect("read"), Some(a.clone()));
+        assert_eq!(exec.member_by_key(&a.key).expect("read"), Some(a.clone()));
+
+        let mut suspended = a.clone();
+        suspended.status = MemberStatus::Suspended;
+        exec.state.put(keys::member(&a.id), &suspended);
+        exec.state.commit_pending();
+        assert_eq!(
+            exec.member_by_key(&a.key).expect("read"),
+            Some(suspended.clone())
+        );
+        assert_eq!(fresh(&exec, &a.key), Some(suspended.clone()));
+
+        let mut rotated = suspended;
+        rotated.key = public_key(&SigningKey::from_bytes(&[3; 32]));
+        exec.state.delete(keys::member_key(&a.key));
+        exec.state.put(keys::member_key(&rotated.key), &a.id);
+        exec.state.put(keys::member(&a.id), &rotated);
+        exec.state.commit_pending();
+        assert_eq!(exec.member_by_key(&a.key).expect("read"), None);
+        assert_eq!(
+            exec.member_by_key(&rotated.key).expect("read"),
+            Some(rotated.clone())
+        );
+        assert_eq!(fresh(&exec, &rotated.key), Some(rotated));
+        assert_eq!(fresh(&exec, &a.key), None);
     }
 }
