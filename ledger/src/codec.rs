@@ -55,6 +55,15 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     Ok(value)
 }
 
+/// The variant index an encoded enum value starts with (the legacy configuration writes
+/// it as a little-endian `u32`), or `None` if `bytes` are shorter than that. Lets a relay
+/// tell kinds of message apart without decoding them; it says nothing about whether the
+/// rest decodes.
+pub fn variant_index(bytes: &[u8]) -> Option<u32> {
+    let tag: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+    Some(u32::from_le_bytes(tag))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{decode, encode, CodecError};
+use crate::codec::{decode, encode, variant_index, CodecError};
 use crate::types::{Block, Commit, SignedProposal, SignedRecord, SignedVote};
 
 /// Most records in one record gossip message. A node packs fewer (the message size
@@ -24,6 +24,9 @@ pub const MAX_RECORDS_PER_BATCH: usize = 4_096;
 
 /// Encoded size of the batch's length prefix (the codec writes a `u64`).
 const BATCH_PREFIX_BYTES: usize = 8;
+
+/// Variant index of [`ConsensusWire::Proposal`] (its first variant).
+const PROPOSAL_VARIANT: u32 = 0;
 
 /// A consensus message on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +53,13 @@ impl ConsensusWire {
     /// Decodes bytes from a peer.
     pub fn from_bytes(bytes: &[u8]) -> Result<ConsensusWire, CodecError> {
         decode(bytes)
+    }
+
+    /// Whether `bytes` are an encoded [`ConsensusWire::Proposal`], told by the variant
+    /// index alone (nothing is decoded): proposals carry their block and are not relayed
+    /// (ADR 0016).
+    pub fn is_proposal(bytes: &[u8]) -> bool {
+        variant_index(bytes) == Some(PROPOSAL_VARIANT)
     }
 
     /// The height the message is about.
@@ -157,7 +167,7 @@ impl RecordBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{RecordBody, RecordPayload, Vote, VoteKind};
+    use crate::types::{BlockHeader, ProposalMessage, RecordBody, RecordPayload, Vote, VoteKind};
     use crate::{Hash32, PublicKey, Signature};
 
     fn vote() -> ConsensusWire {
@@ -184,6 +194,55 @@ mod tests {
             },
             signature: Signature([2; 64]),
         }
+    }
+
+    fn proposal() -> ConsensusWire {
+        let header = BlockHeader {
+            chain_id: "c".to_string(),
+            height: 2,
+            time_ms: 1_000,
+            prev_hash: Hash32([1; 32]),
+            records_root: Hash32([2; 32]),
+            state_root: Hash32([3; 32]),
+            validators_hash: Hash32([4; 32]),
+            next_validators_hash: Hash32([5; 32]),
+            proposer: PublicKey([6; 32]),
+        };
+        ConsensusWire::Proposal {
+            proposal: SignedProposal {
+                proposal: ProposalMessage {
+                    chain_id: "c".to_string(),
+                    height: 2,
+                    round: 0,
+                    block_hash: header.hash(),
+                    valid_round: None,
+                },
+                validator_index: 0,
+                signature: Signature([8; 64]),
+            },
+            block: Box::new(Block {
+                header,
+                records: vec![record(1), record(2)],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_proposal_is_told_from_the_other_messages_by_its_first_bytes() {
+        let commit = ConsensusWire::Commit(Commit {
+            height: 2,
+            round: 0,
+            block_hash: Hash32([7; 32]),
+            signatures: vec![(0, Signature([9; 64]))],
+        });
+        let proposal = proposal().to_bytes();
+        assert!(ConsensusWire::is_proposal(&proposal));
+        assert!(!ConsensusWire::is_proposal(&vote().to_bytes()));
+        assert!(!ConsensusWire::is_proposal(&commit.to_bytes()));
+        // Too short to hold a variant index, or not ours at all.
+        assert!(!ConsensusWire::is_proposal(&proposal[..3]));
+        assert!(!ConsensusWire::is_proposal(b""));
+        assert!(!ConsensusWire::is_proposal(b"vote from A"));
     }
 
     #[test]

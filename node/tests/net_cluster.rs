@@ -8,6 +8,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
+use tongban_ledger::wire::ConsensusWire;
 use tongban_ledger::PublicKey;
 use tongban_node::net::{
     keypair_from_secret, peer_id_of, GossipTopic, NetError, NetEvent, NetLimits, Network,
@@ -307,11 +308,11 @@ async fn three_members_gossip_on_both_topics_and_sync_blocks() {
     );
 }
 
-/// A line of members, A - B - C (C never learns A's address): B passes A's consensus
-/// messages on to C, but not A's records (their publisher floods them to the members it
+/// A line of members, A - B - C (C never learns A's address): B passes A's votes on to
+/// C, but not A's records or proposals (their publisher floods them to the members it
 /// is connected to; relayed copies were duplicates).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn consensus_messages_are_relayed_and_records_are_not() {
+async fn votes_are_relayed_and_records_and_proposals_are_not() {
     let (a, b, c) = (member(), member(), member());
     let members = [&a, &b, &c];
     let node_a = start(&a, &members, &[]).await;
@@ -347,6 +348,22 @@ async fn consensus_messages_are_relayed_and_records_are_not() {
     assert_eq!(at_b, Some(a.peer));
     let at_c = next_matching(&mut node_c, Duration::from_secs(3), record_from(&record)).await;
     assert_eq!(at_c, None, "B relayed a record");
+
+    // The network does not decode consensus messages: it knows a proposal by the
+    // variant index it starts with.
+    let mut proposal = 0u32.to_le_bytes().to_vec();
+    proposal.extend_from_slice(b"proposal from A");
+    assert!(ConsensusWire::is_proposal(&proposal));
+    publish_when_subscribed(&node_a, GossipTopic::Consensus, proposal.clone()).await;
+    let at_b = next_matching(&mut node_b, WAIT, consensus_from(&proposal)).await;
+    assert_eq!(at_b, Some(a.peer));
+    let at_c = next_matching(
+        &mut node_c,
+        Duration::from_secs(3),
+        consensus_from(&proposal),
+    )
+    .await;
+    assert_eq!(at_c, None, "B relayed a proposal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,8 @@
 //! forwarded only when the peer that handed it over is an allowed member, and what it
 //! carries is signed on its own (records by their authors, votes and proposals by their
 //! validators) and checked by admission and consensus, whoever relayed it.
+//! Records and proposals are flooded by their publisher and not forwarded (ADRs 0012,
+//! 0016); votes and commits are.
 //!
 //! # Finding peers
 //!

@@ -15,6 +15,7 @@ use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
 use libp2p::{gossipsub, identify, identity::Keypair, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tongban_ledger::wire::ConsensusWire;
 
 use super::behaviour::{NodeBehaviour, NodeBehaviourEvent};
 use super::sync::{truncate_response, SyncRequest, SyncResponse};
@@ -599,16 +600,23 @@ impl NetworkTask {
                 );
             return;
         };
-        // The transport-level checks passed. Consensus messages go on to the other
-        // members even if we are too busy to look at them ourselves (votes must reach
-        // every validator, also over a broken link). Records are not passed on: their
-        // publisher floods them to every member it is connected to, which in a network
-        // of members is all of them, so a relayed copy was a duplicate (with 4 nodes,
-        // 6 of every 9 copies sent); a member that misses one still gets it in the
-        // block, whose validation checks the signatures it has not seen.
-        let acceptance = match topic {
-            GossipTopic::Consensus => gossipsub::MessageAcceptance::Accept,
-            GossipTopic::Records => gossipsub::MessageAcceptance::Ignore,
+        // The transport-level checks passed. Votes and commits go on to the other
+        // members even if we are too busy to look at them ourselves (they must reach
+        // every validator, also over a broken link). Records and proposals are not
+        // passed on: their publisher floods them to every member it is connected to,
+        // which in a network of members is all of them, so a relayed copy was a
+        // duplicate (with 4 nodes, 6 of every 9 copies sent; relayed proposals, which
+        // carry their block, were a third of all bytes sent). A member that misses a
+        // record still gets it in the block; one that misses a proposal prevotes nil,
+        // and fetches the block by sync if the others decide it (ADRs 0012, 0016).
+        let relayed = match topic {
+            GossipTopic::Consensus => !ConsensusWire::is_proposal(&message.data),
+            GossipTopic::Records => false,
+        };
+        let acceptance = if relayed {
+            gossipsub::MessageAcceptance::Accept
+        } else {
+            gossipsub::MessageAcceptance::Ignore
         };
         self.swarm
             .behaviour_mut()
