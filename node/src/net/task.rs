@@ -609,14 +609,11 @@ impl NetworkTask {
         // carry their block, were a third of all bytes sent). A member that misses a
         // record still gets it in the block; one that misses a proposal prevotes nil,
         // and fetches the block by sync if the others decide it (ADRs 0012, 0016).
-        let relayed = match topic {
-            GossipTopic::Consensus => !ConsensusWire::is_proposal(&message.data),
-            GossipTopic::Records => false,
-        };
-        let acceptance = if relayed {
-            gossipsub::MessageAcceptance::Accept
-        } else {
-            gossipsub::MessageAcceptance::Ignore
+        let acceptance = match topic {
+            GossipTopic::Consensus if !ConsensusWire::is_proposal(&message.data) => {
+                gossipsub::MessageAcceptance::Accept
+            }
+            GossipTopic::Consensus | GossipTopic::Records => gossipsub::MessageAcceptance::Ignore,
         };
         self.swarm
             .behaviour_mut()
