@@ -162,6 +162,35 @@ struct Author {
     key: SigningKey,
 }
 
+/// Submits one admin's records so that all of them commit, and waits for the last.
+///
+/// A validator builds its block from the records it holds, each author's in nonce
+/// order; one that has a later record but not yet an earlier one (record gossip from
+/// separate API calls can arrive in either order) commits the later one, and the
+/// earlier one is then refused as stale. Records admitted in one call are one gossip
+/// message and arrive together, in order. Then the last is submitted again, waiting:
+/// once it commits, every earlier one has.
+fn submit_in_order(client: &NodeClient, records: &[SignedRecord]) -> Result<(), BenchError> {
+    for chunk in records.chunks(MAX_SUBMIT_BATCH) {
+        let answer = client
+            .submit_batch(chunk)
+            .map_err(api("register bench members"))?;
+        if let Some(refused) = answer.results.iter().find(|r| r.status == "refused") {
+            return Err(other(format!(
+                "register bench members: record {} refused: {}",
+                refused.record_hash,
+                refused.message.as_deref().unwrap_or("no reason given")
+            )));
+        }
+        if let Some(last) = chunk.last() {
+            client
+                .submit(last, true)
+                .map_err(api("register bench members"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Adds the bench authors as observer members (skipping those already members) and
 /// publishes the bench licence type with them as issuers.
 fn register(
@@ -200,6 +229,7 @@ fn register(
         let base = records::now_ms();
         for (round, admin) in admins.iter().take(needed).enumerate() {
             let mut nonces = NonceClock::new();
+            let mut round_records = Vec::with_capacity(missing.len());
             for (i, a) in missing.iter().enumerate() {
                 let proposal_id = base + i as u64;
                 let body = if round == 0 {
@@ -218,14 +248,9 @@ fn register(
                 } else {
                     RecordBody::Approve { proposal_id }
                 };
-                let record = records::sign(admin, chain_id, nonces.next_nonce(), body);
-                // Only the last of each round waits: the next round needs the proposals
-                // committed, and one admin's records commit in nonce order.
-                let last = i + 1 == missing.len();
-                client
-                    .submit(&record, last)
-                    .map_err(api("register bench members"))?;
+                round_records.push(records::sign(admin, chain_id, nonces.next_nonce(), body));
             }
+            submit_in_order(client, &round_records)?;
         }
     }
     let record = records::sign(
