@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tongban_ledger::wire::{ConsensusWire, RecordBatch, SyncedBlock, MAX_RECORDS_PER_BATCH};
+use tongban_ledger::wire::{ConsensusGossip, RecordBatch, SyncedBlock, MAX_RECORDS_PER_BATCH};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(batch) = RecordBatch::from_bytes(data) {
@@ -15,9 +15,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = record.hash();
         }
     }
-    if let Ok(message) = ConsensusWire::from_bytes(data) {
-        assert_eq!(message.to_bytes(), data, "a consensus message has two encodings");
-        let _ = message.height();
+    if let Ok(gossip) = ConsensusGossip::from_bytes(data) {
+        assert_eq!(gossip.to_bytes(), data, "a consensus message has two encodings");
+        let _ = gossip.message.height();
     }
     if let Ok(synced) = SyncedBlock::from_bytes(data) {
         assert_eq!(synced.to_bytes(), data, "a synced block has two encodings");

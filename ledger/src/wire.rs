@@ -4,8 +4,9 @@
 //!   in one admission batch. One gossip message per batch rather than per record, because
 //!   every gossip message costs its own transport signature and check, which per record
 //!   cost as much as the record's own signature check.
-//! - Consensus gossip carries a [`ConsensusWire`]: a proposal travels with its block, so
-//!   that a validator can execute the block before it prevotes.
+//! - Consensus gossip carries a [`ConsensusGossip`]: a [`ConsensusWire`] (a proposal
+//!   travels with its block, so that a validator can execute the block before it
+//!   prevotes) and a re-send number that gives each re-send bytes of its own.
 //! - A block-sync response carries one encoded [`SyncedBlock`] per block.
 //!
 //! These types live in the ledger (not in the node) so that the fuzz crate, which builds
@@ -45,23 +46,6 @@ pub enum ConsensusWire {
 }
 
 impl ConsensusWire {
-    /// The bytes sent.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        encode(self)
-    }
-
-    /// Decodes bytes from a peer.
-    pub fn from_bytes(bytes: &[u8]) -> Result<ConsensusWire, CodecError> {
-        decode(bytes)
-    }
-
-    /// Whether `bytes` are an encoded [`ConsensusWire::Proposal`], told by the variant
-    /// index alone (nothing is decoded): proposals carry their block and are not relayed
-    /// (ADR 0016).
-    pub fn is_proposal(bytes: &[u8]) -> bool {
-        variant_index(bytes) == Some(PROPOSAL_VARIANT)
-    }
-
     /// The height the message is about.
     pub fn height(&self) -> u64 {
         match self {
@@ -69,6 +53,45 @@ impl ConsensusWire {
             ConsensusWire::Vote(vote) => vote.vote.height,
             ConsensusWire::Commit(commit) => commit.height,
         }
+    }
+}
+
+/// A consensus gossip message: a [`ConsensusWire`] and the sender's re-send number.
+///
+/// Gossip message ids are hashes of the bytes (ADR 0011): gossipsub refuses to publish
+/// bytes it published within its duplicate-cache time (a minute), and a peer drops bytes
+/// it has seen in that time, even if it never processed them (its event queue was
+/// full). A re-send of a vote or proposal therefore needs bytes of its own (ADR 0017):
+/// `resend` is 0 on the first send and, on a re-send, a number the sender has not used
+/// for a re-send before. Receivers do not look at it; consensus counts a vote once,
+/// whichever copy brings it.
+///
+/// The message comes first, so the bytes start with its variant index
+/// ([`ConsensusGossip::is_proposal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsensusGossip {
+    /// What is sent.
+    pub message: ConsensusWire,
+    /// 0 on the first send; a number not used before on each re-send.
+    pub resend: u64,
+}
+
+impl ConsensusGossip {
+    /// The bytes sent.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes bytes from a peer.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ConsensusGossip, CodecError> {
+        decode(bytes)
+    }
+
+    /// Whether `bytes` carry a [`ConsensusWire::Proposal`], told by the variant index
+    /// they start with (nothing is decoded): proposals carry their block and are not
+    /// relayed (ADR 0016).
+    pub fn is_proposal(bytes: &[u8]) -> bool {
+        variant_index(bytes) == Some(PROPOSAL_VARIANT)
     }
 }
 
@@ -227,6 +250,10 @@ mod tests {
         }
     }
 
+    fn gossip(message: ConsensusWire, resend: u64) -> Vec<u8> {
+        ConsensusGossip { message, resend }.to_bytes()
+    }
+
     #[test]
     fn a_proposal_is_told_from_the_other_messages_by_its_first_bytes() {
         let commit = ConsensusWire::Commit(Commit {
@@ -235,19 +262,20 @@ mod tests {
             block_hash: Hash32([7; 32]),
             signatures: vec![(0, Signature([9; 64]))],
         });
-        let proposal = proposal().to_bytes();
-        assert!(ConsensusWire::is_proposal(&proposal));
-        assert!(!ConsensusWire::is_proposal(&vote().to_bytes()));
-        assert!(!ConsensusWire::is_proposal(&commit.to_bytes()));
+        let first = gossip(proposal(), 0);
+        assert!(ConsensusGossip::is_proposal(&first));
+        assert!(ConsensusGossip::is_proposal(&gossip(proposal(), 7)));
+        assert!(!ConsensusGossip::is_proposal(&gossip(vote(), 0)));
+        assert!(!ConsensusGossip::is_proposal(&gossip(commit, u64::MAX)));
         // Too short to hold a variant index, or not ours at all.
-        assert!(!ConsensusWire::is_proposal(&proposal[..3]));
-        assert!(!ConsensusWire::is_proposal(b""));
-        assert!(!ConsensusWire::is_proposal(b"vote from A"));
+        assert!(!ConsensusGossip::is_proposal(&first[..3]));
+        assert!(!ConsensusGossip::is_proposal(b""));
+        assert!(!ConsensusGossip::is_proposal(b"vote from A"));
     }
 
     #[test]
     fn golden_bytes_of_a_vote_message() {
-        let bytes = vote().to_bytes();
+        let bytes = gossip(vote(), 0x0102);
         let mut expected = vec![1, 0, 0, 0]; // variant Vote
         expected.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, b'c']); // chain id
         expected.extend_from_slice(&2u64.to_le_bytes()); // height
@@ -257,8 +285,15 @@ mod tests {
         expected.extend_from_slice(&[7; 32]);
         expected.extend_from_slice(&3u32.to_le_bytes()); // validator index
         expected.extend_from_slice(&[9; 64]);
+        expected.extend_from_slice(&0x0102u64.to_le_bytes()); // re-send number
         assert_eq!(bytes, expected);
-        assert_eq!(ConsensusWire::from_bytes(&bytes).expect("decodes"), vote());
+        let decoded = ConsensusGossip::from_bytes(&bytes).expect("decodes");
+        assert_eq!(decoded.message, vote());
+        assert_eq!(decoded.resend, 0x0102);
+        // A re-send differs from the first send only in its last eight bytes.
+        let first = gossip(vote(), 0);
+        assert_ne!(first, bytes);
+        assert_eq!(first[..first.len() - 8], bytes[..bytes.len() - 8]);
     }
 
     #[test]
@@ -278,10 +313,13 @@ mod tests {
 
     #[test]
     fn garbage_trailing_bytes_empty_and_oversized_batches_are_refused() {
-        assert!(ConsensusWire::from_bytes(&[9, 0, 0, 0]).is_err());
-        let mut bytes = vote().to_bytes();
+        assert!(ConsensusGossip::from_bytes(&[9, 0, 0, 0]).is_err());
+        let mut bytes = gossip(vote(), 1);
         bytes.push(0);
-        assert!(ConsensusWire::from_bytes(&bytes).is_err());
+        assert!(ConsensusGossip::from_bytes(&bytes).is_err());
+        // A message without its re-send number is refused too.
+        bytes.truncate(bytes.len() - 9);
+        assert!(ConsensusGossip::from_bytes(&bytes).is_err());
         assert!(SyncedBlock::from_bytes(&[0xff; 16]).is_err());
         assert!(matches!(
             RecordBatch::from_bytes(&0u64.to_le_bytes()),

@@ -8,6 +8,8 @@
 //!   vote or proposal leaves before the state that signed it is durable; a failed write
 //!   stops the node.
 //! - `Broadcast` goes to the consensus gossip topic; a proposal travels with its block.
+//!   `Retransmit` is fed after a second in which consensus did not move, and what it
+//!   re-sends carries a fresh re-send number so that gossip passes it on (ADR 0017).
 //! - `ScheduleTimeout` arms a timer of the driver's own timer wheel.
 //! - `RequestValue` builds a block from the mempool (execution in build mode).
 //! - `Decide` commits the decided block and its commit in one atomic, synced batch, then
@@ -46,7 +48,7 @@ use crate::metrics::Metrics;
 use crate::net::{GossipTopic, NetError, NetworkHandle, SyncResponse};
 use crate::status::StatusCell;
 use crate::waiters::{Fate, Waiters};
-use tongban_ledger::wire::{ConsensusWire, SyncedBlock};
+use tongban_ledger::wire::{ConsensusGossip, ConsensusWire, SyncedBlock};
 
 /// Capacity of the driver's event queue (consensus gossip, sync results, peer events).
 pub const DRIVER_QUEUE: usize = 4_096;
@@ -58,7 +60,9 @@ pub const MAX_TIMERS: usize = 1_024;
 pub const SYNC_BATCH_BLOCKS: u32 = 32;
 /// Least time between two sync requests.
 pub const SYNC_MIN_INTERVAL: Duration = Duration::from_millis(300);
-/// How often own messages are re-sent (Tendermint assumes reliable gossip).
+/// Own messages are re-sent when consensus has not moved (height, round or step) for
+/// this long, and again at this interval while it stays put (Tendermint assumes
+/// reliable gossip; ADR 0017).
 pub const RETRANSMIT_INTERVAL: Duration = Duration::from_millis(1_000);
 /// Most next-height proposals held until our head reaches their parent.
 pub const MAX_HELD_PROPOSALS: usize = 16;
@@ -142,6 +146,14 @@ pub struct Driver {
     advanced: bool,
     /// Start the new height without waiting (we synced: others are already there).
     start_now: bool,
+    /// Where consensus was when last seen to move, and when.
+    progress: (Height, Round, Step),
+    progress_at: Instant,
+    /// The re-send number of the messages being sent: 0 for first sends.
+    resend: u64,
+    /// The last re-send number used. Starts at the clock in ms, so that numbers stay
+    /// unused across restarts (one is used per second of no progress).
+    last_resend: u64,
 }
 
 /// Why the driver stopped.
@@ -211,6 +223,10 @@ impl Driver {
             held_proposals: Vec::new(),
             advanced: false,
             start_now: false,
+            progress: (0, 0, Step::Propose),
+            progress_at: Instant::now(),
+            resend: 0,
+            last_resend: crate::clock::now_ms(),
         };
         driver.schedule_start();
         driver.publish_status();
@@ -234,8 +250,8 @@ impl Driver {
                 () = sleep_until_opt(start_at) => self.start_height().await?,
                 () = records_added.notified() => self.on_records_added(),
                 _ = retransmit.tick() => {
-                    if self.started {
-                        self.feed(Input::Retransmit).await?;
+                    if self.started && self.progress_at.elapsed() >= RETRANSMIT_INTERVAL {
+                        self.resend_own_messages().await?;
                     }
                 }
             }
@@ -283,8 +299,8 @@ impl Driver {
         from: PeerId,
         bytes: &[u8],
     ) -> Result<(), DriverError> {
-        let message = match ConsensusWire::from_bytes(bytes) {
-            Ok(message) => message,
+        let message = match ConsensusGossip::from_bytes(bytes) {
+            Ok(gossip) => gossip.message,
             Err(e) => {
                 self.metrics.bad_messages.inc();
                 tracing::debug!(%from, "undecodable consensus message: {e}");
@@ -486,7 +502,29 @@ impl Driver {
             }
         }
         self.metrics.round.set(i64::from(self.consensus.round()));
+        let now = (
+            self.consensus.height(),
+            self.consensus.round(),
+            self.consensus.step(),
+        );
+        if now != self.progress {
+            self.progress = now;
+            self.progress_at = Instant::now();
+        }
         Ok(())
+    }
+
+    /// Consensus has not moved for [`RETRANSMIT_INTERVAL`]: someone may have missed our
+    /// messages (a peer that restarted, or dropped them when its queue was full), and
+    /// without them a quorum may never form. Each re-send gets a number of its own, so
+    /// that its bytes differ from every earlier copy and gossip passes it on.
+    async fn resend_own_messages(&mut self) -> Result<(), DriverError> {
+        self.last_resend += 1;
+        self.resend = self.last_resend;
+        self.metrics.consensus_resends.inc();
+        let result = self.feed(Input::Retransmit).await;
+        self.resend = 0;
+        result
     }
 
     async fn carry_out(&mut self, output: Output) -> Result<Option<Input>, DriverError> {
@@ -555,7 +593,11 @@ impl Driver {
             Message::Vote(vote) => ConsensusWire::Vote(vote),
             Message::Commit(commit) => ConsensusWire::Commit(commit),
         };
-        if let Err(e) = self.net.publish_consensus(wire.to_bytes()).await {
+        let gossip = ConsensusGossip {
+            message: wire,
+            resend: self.resend,
+        };
+        if let Err(e) = self.net.publish_consensus(gossip.to_bytes()).await {
             // No peer connected yet, typically; the retransmit tick re-sends.
             tracing::debug!("consensus message not sent: {e}");
         }
@@ -660,6 +702,9 @@ impl Driver {
         if height != self.height {
             return Ok(());
         }
+        // A validator that missed some of the precommits decides on this certificate
+        // instead of waiting for the re-sends of a stalled height (ADR 0017).
+        self.broadcast(Message::Commit(commit.clone())).await;
         let Some(candidate) = self.candidates.remove(&block_hash) else {
             // Decided without the block (we missed the proposal): fetch it.
             tracing::info!(height, "decided block {block_hash} not at hand; syncing");

@@ -42,6 +42,9 @@ pub struct Metrics {
     pub rejected_records: Family<ReasonLabel, Counter>,
     /// Gossip messages dropped because they did not decode or were for another chain.
     pub bad_messages: Counter,
+    /// Times own consensus messages were re-sent because consensus had not moved for a
+    /// second (a stalled height, or a peer missing our votes).
+    pub consensus_resends: Counter,
 }
 
 impl Default for Metrics {
@@ -65,6 +68,7 @@ impl Metrics {
         let commit_latency_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 15));
         let rejected_records = Family::<ReasonLabel, Counter>::default();
         let bad_messages = Counter::default();
+        let consensus_resends = Counter::default();
         registry.register("height", "Last committed height", height.clone());
         registry.register("round", "Current consensus round", round.clone());
         registry.register(
@@ -107,6 +111,11 @@ impl Metrics {
             "Network messages dropped as malformed or for another chain",
             bad_messages.clone(),
         );
+        registry.register(
+            "consensus_resends",
+            "Times own consensus messages were re-sent after a second without progress",
+            consensus_resends.clone(),
+        );
         Metrics {
             registry,
             height,
@@ -119,6 +128,7 @@ impl Metrics {
             commit_latency_seconds,
             rejected_records,
             bad_messages,
+            consensus_resends,
         }
     }
 

@@ -8,7 +8,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
-use tongban_ledger::wire::ConsensusWire;
+use tongban_ledger::wire::ConsensusGossip;
 use tongban_ledger::PublicKey;
 use tongban_node::net::{
     keypair_from_secret, peer_id_of, GossipTopic, NetError, NetEvent, NetLimits, Network,
@@ -353,7 +353,7 @@ async fn votes_are_relayed_and_records_and_proposals_are_not() {
     // variant index it starts with.
     let mut proposal = 0u32.to_le_bytes().to_vec();
     proposal.extend_from_slice(b"proposal from A");
-    assert!(ConsensusWire::is_proposal(&proposal));
+    assert!(ConsensusGossip::is_proposal(&proposal));
     publish_when_subscribed(&node_a, GossipTopic::Consensus, proposal.clone()).await;
     let at_b = next_matching(&mut node_b, WAIT, consensus_from(&proposal)).await;
     assert_eq!(at_b, Some(a.peer));

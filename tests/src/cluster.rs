@@ -181,6 +181,20 @@ impl Node {
         (code == 200).then_some(body)
     }
 
+    /// The value of an unlabelled metric from `/metrics`, 0 when absent.
+    pub fn metric(&self, name: &str) -> u64 {
+        let (_, metrics) = self.get("/metrics");
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .map_or(0, |v| v as u64)
+    }
+
     /// Committed height, 0 when the node does not answer.
     pub fn height(&self) -> u64 {
         self.status()

@@ -21,20 +21,7 @@ use tongban_ledger::types::{RecordBody, RecordPayload, SignedRecord};
 use tongban_tests::cluster::{member_id, test_key, type_code, Cluster, CHAIN_ID};
 
 fn committed_records(cluster: &Cluster, node: usize) -> u64 {
-    let (_, metrics) = cluster.nodes[node].get("/metrics");
-    metric_value(
-        metrics.as_str().unwrap_or_default(),
-        "tongban_committed_records_total",
-    )
-}
-
-fn metric_value(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(name)
-                .and_then(|v| v.trim().parse::<f64>().ok())
-        })
-        .map_or(0, |v| v as u64)
+    cluster.nodes[node].metric("tongban_committed_records_total")
 }
 
 /// Cumulative (upper bound seconds, count) buckets of the latency histogram.

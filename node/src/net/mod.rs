@@ -84,9 +84,10 @@ pub use sync::{SyncRequest, SyncResponse, SYNC_PROTOCOL};
 /// `tongban_ledger::wire::RecordBatch` in an unsigned gossip message (version 3;
 /// version 2 was signed by its publisher, version 1 carried one record).
 pub const RECORDS_TOPIC: &str = "tongban/records/3";
-/// Gossip topic for proposals and votes, in unsigned gossip messages (version 2; version
-/// 1 was signed by its publisher).
-pub const CONSENSUS_TOPIC: &str = "tongban/consensus/2";
+/// Gossip topic for proposals and votes: each message is a
+/// `tongban_ledger::wire::ConsensusGossip` in an unsigned gossip message (version 3;
+/// version 2 had no re-send number, version 1 was signed by its publisher).
+pub const CONSENSUS_TOPIC: &str = "tongban/consensus/3";
 
 /// Default largest record message: a batch of records (a record is a few hundred bytes
 /// to a few KiB; the chain's `max_record_bytes` is 16 KiB by default). A record too large

@@ -15,7 +15,7 @@ use libp2p::swarm::{ConnectionId, DialError, SwarmEvent};
 use libp2p::{gossipsub, identify, identity::Keypair, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tongban_ledger::wire::ConsensusWire;
+use tongban_ledger::wire::ConsensusGossip;
 
 use super::behaviour::{NodeBehaviour, NodeBehaviourEvent};
 use super::sync::{truncate_response, SyncRequest, SyncResponse};
@@ -610,7 +610,7 @@ impl NetworkTask {
         // record still gets it in the block; one that misses a proposal prevotes nil,
         // and fetches the block by sync if the others decide it (ADRs 0012, 0016).
         let acceptance = match topic {
-            GossipTopic::Consensus if !ConsensusWire::is_proposal(&message.data) => {
+            GossipTopic::Consensus if !ConsensusGossip::is_proposal(&message.data) => {
                 gossipsub::MessageAcceptance::Accept
             }
             GossipTopic::Consensus | GossipTopic::Records => gossipsub::MessageAcceptance::Ignore,

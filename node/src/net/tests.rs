@@ -90,7 +90,7 @@ fn topic_limits_come_from_the_config() {
     assert_eq!(GossipTopic::Records.max_bytes(&limits), 10);
     assert_eq!(GossipTopic::Consensus.max_bytes(&limits), 20);
     assert_eq!(GossipTopic::Records.name(), "tongban/records/3");
-    assert_eq!(GossipTopic::Consensus.name(), "tongban/consensus/2");
+    assert_eq!(GossipTopic::Consensus.name(), "tongban/consensus/3");
 }
 
 #[test]
