@@ -14,6 +14,8 @@
 //! other nodes: it is bounded by the codec's limit, by [`MAX_RECORDS_PER_BATCH`], and by
 //! the network's message size limits.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode, variant_index, CodecError};
@@ -36,8 +38,10 @@ pub enum ConsensusWire {
     Proposal {
         /// The proposal.
         proposal: SignedProposal,
-        /// The block whose hash the proposal carries (boxed: it dwarfs a vote).
-        block: Box<Block>,
+        /// The block whose hash the proposal carries. Shared, and encoded as the block
+        /// itself: the proposer sends the block it keeps without copying it, and a
+        /// receiver keeps the decoded one as it is.
+        block: Arc<Block>,
     },
     /// A prevote or precommit.
     Vote(SignedVote),
@@ -243,7 +247,7 @@ mod tests {
                 validator_index: 0,
                 signature: Signature([8; 64]),
             },
-            block: Box::new(Block {
+            block: Arc::new(Block {
                 header,
                 records: vec![record(1), record(2)],
             }),
@@ -294,6 +298,27 @@ mod tests {
         let first = gossip(vote(), 0);
         assert_ne!(first, bytes);
         assert_eq!(first[..first.len() - 8], bytes[..bytes.len() - 8]);
+    }
+
+    #[test]
+    fn a_proposal_is_its_variant_its_proposal_its_block_and_the_resend_number() {
+        let message = proposal();
+        let ConsensusWire::Proposal { proposal, block } = &message else {
+            unreachable!("proposal() builds a proposal")
+        };
+        // The shared block is encoded as the block itself: the Arc adds nothing.
+        let mut expected = PROPOSAL_VARIANT.to_le_bytes().to_vec();
+        expected.extend_from_slice(&encode(proposal));
+        expected.extend_from_slice(&encode(block.as_ref()));
+        expected.extend_from_slice(&9u64.to_le_bytes());
+        let bytes = gossip(message.clone(), 9);
+        assert_eq!(bytes, expected);
+        assert_eq!(
+            ConsensusGossip::from_bytes(&bytes)
+                .expect("decodes")
+                .message,
+            message
+        );
     }
 
     #[test]

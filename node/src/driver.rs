@@ -105,7 +105,7 @@ pub struct DriverConfig {
 /// A block proposed for the current height, with our verdict.
 #[derive(Debug)]
 struct Candidate {
-    block: Block,
+    block: Arc<Block>,
     /// The execution result when the block is valid on top of our head.
     executed: Option<Executed>,
 }
@@ -141,7 +141,7 @@ pub struct Driver {
     /// A member-list change committed: update the network allow-list.
     members_dirty: bool,
     /// Proposals for height + 1 that arrived before we committed this height.
-    held_proposals: Vec<(SignedProposal, Block)>,
+    held_proposals: Vec<(SignedProposal, Arc<Block>)>,
     /// The head moved: `after_commit` is due.
     advanced: bool,
     /// Start the new height without waiting (we synced: others are already there).
@@ -325,7 +325,7 @@ impl Driver {
             self.start_height().await?;
         }
         match message {
-            ConsensusWire::Proposal { proposal, block } => self.on_proposal(proposal, *block).await,
+            ConsensusWire::Proposal { proposal, block } => self.on_proposal(proposal, block).await,
             ConsensusWire::Vote(vote) => self.feed(Input::Vote(vote)).await,
             ConsensusWire::Commit(commit) => self.feed(Input::Commit(commit)).await,
         }
@@ -334,7 +334,7 @@ impl Driver {
     async fn on_proposal(
         &mut self,
         proposal: SignedProposal,
-        block: Block,
+        block: Arc<Block>,
     ) -> Result<(), DriverError> {
         if block.header.hash() != proposal.proposal.block_hash {
             self.metrics.bad_messages.inc();
@@ -361,7 +361,7 @@ impl Driver {
     fn feed_proposal_later(
         &mut self,
         proposal: SignedProposal,
-        block: Block,
+        block: Arc<Block>,
     ) -> Result<(), DriverError> {
         if proposal.proposal.height == self.height + 1
             && self.held_proposals.len() < MAX_HELD_PROPOSALS
@@ -372,10 +372,10 @@ impl Driver {
     }
 
     /// Executes a proposed block on top of our head (validate mode). `None` = invalid.
-    async fn validate(&self, block: &Block) -> Result<Option<Executed>, DriverError> {
+    async fn validate(&self, block: &Arc<Block>) -> Result<Option<Executed>, DriverError> {
         let ledger = Arc::clone(&self.ledger);
         let mempool = Arc::clone(&self.mempool);
-        let block = block.clone();
+        let block = Arc::clone(block);
         let now_ms = crate::clock::now_ms();
         let started = Instant::now();
         let records = block.records.len();
@@ -587,7 +587,7 @@ impl Driver {
                 };
                 ConsensusWire::Proposal {
                     proposal,
-                    block: Box::new(candidate.block.clone()),
+                    block: Arc::clone(&candidate.block),
                 }
             }
             Message::Vote(vote) => ConsensusWire::Vote(vote),
@@ -682,7 +682,7 @@ impl Driver {
         self.insert_candidate(
             block_hash,
             Candidate {
-                block: built.block,
+                block: Arc::new(built.block),
                 executed: Some(built.executed),
             },
         );
@@ -724,13 +724,13 @@ impl Driver {
                 }
             },
         };
-        self.commit_block(candidate.block, executed, commit, false)
+        self.commit_block(&candidate.block, executed, commit, false)
     }
 
     /// Commits a block and does everything that follows a commit.
     fn commit_block(
         &mut self,
-        block: Block,
+        block: &Block,
         executed: Executed,
         commit: Commit,
         synced: bool,
@@ -740,7 +740,7 @@ impl Driver {
         let record_hashes = executed.record_hashes.clone();
         // One synced RocksDB batch: other tasks move off this thread meanwhile.
         let info =
-            tokio::task::block_in_place(|| self.ledger.commit_block(&block, executed, &commit))?;
+            tokio::task::block_in_place(|| self.ledger.commit_block(block, executed, &commit))?;
         let height = block.header.height;
         let block_hash = commit.block_hash;
         {
@@ -893,7 +893,9 @@ impl Driver {
                     break;
                 }
             };
-            let height = synced.block.header.height;
+            let SyncedBlock { block, commit } = synced;
+            let block = Arc::new(block);
+            let height = block.header.height;
             if height < self.height {
                 continue;
             }
@@ -901,9 +903,9 @@ impl Driver {
                 tracing::warn!(%peer, height, expected = self.height, "synced block out of order");
                 break;
             }
-            match self.check_synced(&synced).await? {
+            match self.check_synced(&block, &commit).await? {
                 Some(executed) => {
-                    self.commit_block(synced.block, executed, synced.commit, true)?;
+                    self.commit_block(&block, executed, commit, true)?;
                     committed += 1;
                 }
                 None => {
@@ -924,22 +926,26 @@ impl Driver {
     }
 
     /// Checks a synced block against its commit and executes it. `None` = refused.
-    async fn check_synced(&self, synced: &SyncedBlock) -> Result<Option<Executed>, DriverError> {
-        let height = synced.block.header.height;
-        let block_hash = synced.block.header.hash();
-        if synced.commit.height != height || synced.commit.block_hash != block_hash {
+    async fn check_synced(
+        &self,
+        block: &Arc<Block>,
+        commit: &Commit,
+    ) -> Result<Option<Executed>, DriverError> {
+        let height = block.header.height;
+        let block_hash = block.header.hash();
+        if commit.height != height || commit.block_hash != block_hash {
             return Ok(None);
         }
         let validators = self.ledger.validators_for(height)?;
         if let Err(e) =
-            tongban_consensus::verify_commit(self.ledger.chain_id(), &validators, &synced.commit)
+            tongban_consensus::verify_commit(self.ledger.chain_id(), &validators, commit)
         {
             tracing::warn!(height, "synced commit does not verify: {e}");
             return Ok(None);
         }
         // The commit proves more than 2/3 of the validators accepted this block; we still
         // execute it to compute our state, and refuse it if the result differs.
-        self.validate(&synced.block).await
+        self.validate(block).await
     }
 
     // -----------------------------------------------------------------------------

@@ -48,7 +48,13 @@ fn column_options(column: Column, cache: &Cache) -> Options {
     table.set_bloom_filter(10.0, false);
     let mut options = Options::default();
     options.set_write_buffer_size(WRITE_BUFFER_BYTES);
-    options.set_compression_type(DBCompressionType::Lz4);
+    options.set_compression_type(if column == Column::StateNodes {
+        // A state node is mostly 32-byte hashes, which do not compress: LZ4 would cost
+        // CPU on every flush, compaction and block read for a few percent of size.
+        DBCompressionType::None
+    } else {
+        DBCompressionType::Lz4
+    });
     if column == Column::StateValues {
         // "Value of key k as of version v" is a seek within k's versions.
         options.set_prefix_extractor(SliceTransform::create_fixed_prefix(STATE_VALUE_PREFIX));
