@@ -158,6 +158,12 @@ impl RecordBatch {
         encode(self)
     }
 
+    /// The bytes of a batch of `records`, encoded from a borrowed slice (the same bytes
+    /// as [`RecordBatch::to_bytes`], without owning a copy of the records).
+    pub fn bytes_of(records: &[SignedRecord]) -> Vec<u8> {
+        encode(records)
+    }
+
     /// Packs records into as few messages as the limits allow, keeping their order.
     ///
     /// Each item is a record with its encoded length (the admission has already encoded
@@ -318,6 +324,15 @@ mod tests {
                 .expect("decodes")
                 .message,
             message
+        );
+    }
+
+    #[test]
+    fn a_batch_from_a_slice_is_the_batch() {
+        let records = vec![record(4), record(5)];
+        assert_eq!(
+            RecordBatch::bytes_of(&records),
+            RecordBatch(records).to_bytes()
         );
     }
 

@@ -19,6 +19,7 @@ use tongban_ledger::store::memory::MemoryStore;
 use tongban_ledger::types::{
     LicenceRecord, MemberChange, RecordBody, RecordPayload, Role, ValidatorSet,
 };
+use tongban_ledger::wire::SyncedBlock;
 use tongban_ledger::{codec, Hash32};
 
 fn memory_chain() -> (Arc<MemoryStore>, Chain<Arc<MemoryStore>>) {
@@ -67,6 +68,16 @@ fn committed_blocks_are_readable_with_proofs() {
         executed.block_hash
     );
     assert_eq!(chain.state_root(2).expect("root"), Some(header.state_root));
+    // The block-sync form read from the store is the block and commit re-encoded.
+    let synced = SyncedBlock {
+        block: chain.block(2).expect("read").expect("block"),
+        commit: chain.commit_at(2).expect("read").expect("commit"),
+    };
+    assert_eq!(
+        chain.synced_block_bytes(2).expect("read"),
+        Some(synced.to_bytes())
+    );
+    assert_eq!(chain.synced_block_bytes(3).expect("read"), None);
 
     // A record: where it is and its RFC 9162 path to the header's records_root.
     let committed = chain

@@ -26,6 +26,7 @@ use tongban_ledger::ids::{CaseId, ItemCode, LicenceId, MemberId, TypeCode};
 use tongban_ledger::types::{
     Block, CaseMode, CaseState, Commit, Height, RecordBody, RecordPayload, SignedRecord,
 };
+use tongban_ledger::wire::{BatchError, RecordBatch};
 use tongban_ledger::Hash32;
 
 use crate::admission::{Admitted, Refused, Source, Submission};
@@ -159,13 +160,13 @@ impl From<crate::ledger::LedgerError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Parses a JSON body: 413 when too large, 415 when not JSON, 400 `malformed_json` when it
-/// is not JSON of the expected shape, 400 `invalid_id` when an identifier is invalid.
-fn parse_body<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<T> {
-    let body = body.map_err(|rejection| {
+/// The media type of the codec's bytes: a record batch in (`wire::RecordBatch`), a block
+/// with its commit out (`wire::SyncedBlock`), as nodes send them to each other.
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// The body, or the error for one that was too large or could not be read.
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -175,7 +176,32 @@ fn parse_body<T: DeserializeOwned>(
         } else {
             ApiError::bad_request("bad_request", rejection.body_text())
         }
-    })?;
+    })
+}
+
+/// Whether a header's value names `media_type` (case-insensitive, parameters ignored;
+/// for `Accept`, any of its comma-separated entries).
+fn names_media_type(headers: &HeaderMap, name: header::HeaderName, media_type: &str) -> bool {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value.split(',').any(|entry| {
+                entry
+                    .split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case(media_type))
+            })
+        })
+}
+
+/// Parses a JSON body: 413 when too large, 415 when not JSON, 400 `malformed_json` when it
+/// is not JSON of the expected shape, 400 `invalid_id` when an identifier is invalid.
+fn parse_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<T> {
+    let body = body_bytes(body)?;
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let is_json = content_type
             .to_str()
@@ -447,7 +473,23 @@ async fn post_record_batch(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let records: Vec<SignedRecord> = parse_body(&headers, body)?;
+    let records: Vec<SignedRecord> =
+        if names_media_type(&headers, header::CONTENT_TYPE, OCTET_STREAM) {
+            // The record gossip's own form: no JSON to parse for a bulk submitter.
+            match RecordBatch::from_bytes(&body_bytes(body)?) {
+                Ok(batch) => batch.0,
+                Err(BatchError::Codec(e)) => {
+                    return Err(ApiError::bad_request("malformed_batch", e.to_string()))
+                }
+                // Too many or none: the size check below gives its answer.
+                Err(BatchError::Empty) => Vec::new(),
+                Err(e @ BatchError::TooMany { .. }) => {
+                    return Err(ApiError::bad_request("bad_batch_size", e.to_string()))
+                }
+            }
+        } else {
+            parse_body(&headers, body)?
+        };
     if records.is_empty() || records.len() > MAX_SUBMIT_BATCH {
         return Err(ApiError::bad_request(
             "bad_batch_size",
@@ -819,6 +861,7 @@ struct BlockAnswer<'a> {
 async fn get_block(
     State(state): State<Arc<ApiState>>,
     Path(height): Path<String>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let head = state.ledger.head().height;
     let height = if height == "latest" {
@@ -834,6 +877,15 @@ async fn get_block(
     if height == 0 {
         return Err(ApiError::not_found("height 0 is the genesis, not a block"));
     }
+    let not_found = || ApiError::not_found(format!("no block at height {height} (head is {head})"));
+    if names_media_type(&headers, header::ACCEPT, OCTET_STREAM) {
+        // The stored bytes as they are, for a reader that decodes them itself.
+        let bytes = state
+            .ledger
+            .synced_block_bytes(height)?
+            .ok_or_else(not_found)?;
+        return Ok(([(header::CONTENT_TYPE, OCTET_STREAM)], bytes).into_response());
+    }
     match state.ledger.block(height)? {
         Some((block, commit)) => Ok(Json(BlockAnswer {
             block_hash: block.header.hash(),
@@ -842,9 +894,7 @@ async fn get_block(
             height,
         })
         .into_response()),
-        None => Err(ApiError::not_found(format!(
-            "no block at height {height} (head is {head})"
-        ))),
+        None => Err(not_found()),
     }
 }
 

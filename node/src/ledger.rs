@@ -429,6 +429,12 @@ impl Ledger {
         Ok(Some((block, commit)))
     }
 
+    /// A committed block and its commit in the block-sync form
+    /// ([`tongban_ledger::wire::SyncedBlock`] bytes), read without decoding.
+    pub fn synced_block_bytes(&self, height: Height) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.read().synced_block_bytes(height)?)
+    }
+
     /// A committed record with its inclusion proof.
     pub fn record(&self, hash: &Hash32) -> Result<Option<FoundRecord>, LedgerError> {
         let chain = self.read();

@@ -28,7 +28,7 @@ use crate::net::{self, NetEvent, NetLimits, Network, NetworkConfig, SyncResponse
 use crate::nonce::NonceCounter;
 use crate::status::{NodeStatus, StatusCell};
 use crate::waiters::Waiters;
-use tongban_ledger::wire::{RecordBatch, SyncedBlock};
+use tongban_ledger::wire::RecordBatch;
 
 /// File of the operator nonce counter, in the data directory.
 pub const NONCE_FILE: &str = "operator_nonce";
@@ -303,8 +303,8 @@ fn synced_blocks(
     let mut out = Vec::new();
     let mut height = from_height.max(1);
     while height <= head && out.len() < max_blocks as usize {
-        match ledger.block(height)? {
-            Some((block, commit)) => out.push(SyncedBlock { block, commit }.to_bytes()),
+        match ledger.synced_block_bytes(height)? {
+            Some(bytes) => out.push(bytes),
             None => break,
         }
         height += 1;

@@ -165,6 +165,39 @@ impl Node {
         )
     }
 
+    /// POST bytes as `application/octet-stream` (with the bearer token); `(status, body)`.
+    pub fn post_bytes(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let response = client()
+            .post(format!("{}{path}", self.api))
+            .header("content-type", "application/octet-stream")
+            .bearer_auth(&self.token)
+            .body(body)
+            .send();
+        answer(response)
+    }
+
+    /// GET asking for `application/octet-stream`; `(status, content type, body)`.
+    pub fn get_bytes(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let response = client()
+            .get(format!("{}{path}", self.api))
+            .header("accept", "application/octet-stream")
+            .send();
+        match response {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let body = response.bytes().map(|b| b.to_vec()).unwrap_or_default();
+                (status, content_type, body)
+            }
+            Err(e) => (0, String::new(), e.to_string().into_bytes()),
+        }
+    }
+
     /// Submits a pre-signed record.
     pub fn submit(&self, record: &SignedRecord, wait: bool) -> (u16, Value) {
         let path = if wait {
@@ -235,7 +268,13 @@ fn request(
     if let Some(token) = token {
         builder = builder.bearer_auth(token);
     }
-    match builder.send() {
+    answer(builder.send())
+}
+
+/// `(status, body as JSON, or as a string when it is not JSON)`; status 0 when the
+/// request failed.
+fn answer(response: reqwest::Result<reqwest::blocking::Response>) -> (u16, Value) {
+    match response {
         Ok(response) => {
             let status = response.status().as_u16();
             let text = response.text().unwrap_or_default();
@@ -413,6 +452,20 @@ impl Cluster {
                 "===== node{} log tail =====\n{}",
                 node.index,
                 node.log_tail(60)
+            );
+        }
+    }
+
+    /// Asserts that every node holds the same block at `height` as node 0.
+    pub fn assert_same_block(&self, height: u64) {
+        let (_, reference) = self.nodes[0].get(&format!("/v1/blocks/{height}"));
+        for node in &self.nodes[1..] {
+            let (code, block) = node.get(&format!("/v1/blocks/{height}"));
+            assert_eq!(code, 200, "{block}");
+            assert_eq!(
+                block["block_hash"], reference["block_hash"],
+                "node {}",
+                node.index
             );
         }
     }

@@ -9,6 +9,7 @@ use tongban_ledger::crypto::sha256;
 use tongban_ledger::ids::{ItemCode, LicenceId};
 use tongban_ledger::proof::{verify, ProofBundle, Verdict, VerifyOptions};
 use tongban_ledger::types::{CaseMode, RecordBody, RecordPayload};
+use tongban_ledger::wire::{RecordBatch, SyncedBlock};
 use tongban_tests::cluster::{member_id, now_ms, type_code, Cluster, CHAIN_ID};
 
 fn block_hash_at(cluster: &Cluster, node: usize, height: u64) -> (String, String) {
@@ -242,6 +243,36 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
     assert_eq!(answer["results"][0]["code"], "bad_signature", "{answer}");
     assert_eq!(answer["results"][1]["code"], "stale_nonce", "{answer}");
     assert_eq!(answer["results"][0]["record_hash"], json!(forged.hash()));
+    // The same batch in the codec's form (what nodes gossip) gets the same verdicts;
+    // bytes that do not decode are refused whole.
+    let bytes = RecordBatch(vec![forged.clone(), replay.clone()]).to_bytes();
+    let (code, answer) = node.post_bytes("/v1/records/batch", bytes.clone());
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["refused"], 2, "{answer}");
+    assert_eq!(answer["results"][0]["code"], "bad_signature", "{answer}");
+    assert_eq!(answer["results"][1]["code"], "stale_nonce", "{answer}");
+    expect_error(
+        node.post_bytes("/v1/records/batch", bytes[..bytes.len() - 1].to_vec()),
+        400,
+        "malformed_batch",
+    );
+    expect_error(
+        node.post_bytes("/v1/records/batch", RecordBatch(vec![]).to_bytes()),
+        400,
+        "bad_batch_size",
+    );
+    // A block in the codec's form is the one the JSON shows, with its commit.
+    let (code, json_block) = node.get("/v1/blocks/1");
+    assert_eq!(code, 200, "{json_block}");
+    let (code, content_type, bytes) = node.get_bytes("/v1/blocks/1");
+    assert_eq!(
+        (code, content_type.as_str()),
+        (200, "application/octet-stream")
+    );
+    let synced = SyncedBlock::from_bytes(&bytes).expect("a block and its commit");
+    assert_eq!(json!(synced.block.header.hash()), json_block["block_hash"]);
+    assert_eq!(json!(synced.commit.block_hash), json_block["block_hash"]);
+    assert_eq!(node.get_bytes("/v1/blocks/1000000").0, 404);
 
     // Nothing changed: after another block the state root is the same and the licence
     // is still active.
@@ -253,12 +284,13 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
     assert_eq!(code, 200);
     assert_eq!(licence["licence"]["status"], "active");
 
-    // Metrics show the rejections by reason: the forged record alone and in a batch.
+    // Metrics show the rejections by reason: the forged record alone, in a JSON batch
+    // and in a batch of bytes.
     let (code, metrics) = node.get("/metrics");
     assert_eq!(code, 200);
     let text = metrics.as_str().unwrap_or_default();
     assert!(
-        text.contains("tongban_rejected_records_total{reason=\"bad_signature\"} 2"),
+        text.contains("tongban_rejected_records_total{reason=\"bad_signature\"} 3"),
         "{text}"
     );
     assert!(text.contains("tongban_height"), "{text}");

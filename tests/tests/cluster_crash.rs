@@ -123,16 +123,7 @@ fn killed_validator_catches_up_and_nothing_committed_is_lost() {
     // Same head on every node.
     let head = cluster.nodes.iter().map(|n| n.height()).max().unwrap_or(0);
     cluster.wait_height(&[0, 1, 2, 3], head);
-    let (_, reference) = cluster.nodes[0].get(&format!("/v1/blocks/{head}"));
-    for node in &cluster.nodes[1..] {
-        let (code, block) = node.get(&format!("/v1/blocks/{head}"));
-        assert_eq!(code, 200, "{block}");
-        assert_eq!(
-            block["block_hash"], reference["block_hash"],
-            "node {}",
-            node.index
-        );
-    }
+    cluster.assert_same_block(head);
 
     // Every record reported committed is on every node, at the reported height.
     let reported = reported.lock().map(|r| r.clone()).unwrap_or_default();

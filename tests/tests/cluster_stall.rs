@@ -68,14 +68,5 @@ fn restarted_validator_gets_the_votes_sent_while_it_was_down() {
     cluster.nodes[3].start();
     let head = cluster.nodes[0].height() + 1;
     cluster.wait_height(&[0, 1, 2, 3], head);
-    let (_, reference) = cluster.nodes[0].get(&format!("/v1/blocks/{head}"));
-    for node in &cluster.nodes[1..] {
-        let (code, block) = node.get(&format!("/v1/blocks/{head}"));
-        assert_eq!(code, 200, "{block}");
-        assert_eq!(
-            block["block_hash"], reference["block_hash"],
-            "node {}",
-            node.index
-        );
-    }
+    cluster.assert_same_block(head);
 }

@@ -14,7 +14,11 @@ use tongban_ledger::types::{
     CaseMode, CaseRecord, CaseState, CatalogItem, ChainParams, LicenceRecord, LicenceType, Member,
     SignedRecord, ValidatorSet,
 };
+use tongban_ledger::wire::{RecordBatch, SyncedBlock};
 use tongban_ledger::{Hash32, PublicKey};
+
+/// The media type of the codec's bytes (`docs/spec/openapi.yaml`).
+const OCTET_STREAM: &str = "application/octet-stream";
 
 /// Largest response body read (a proof bundle with a long validator-set history is the
 /// largest answer; blocks of 10,000 records are a few MiB).
@@ -411,9 +415,32 @@ impl NodeClient {
         self.post(&format!("/v1/records{}", Self::wait_query(wait)), record)
     }
 
-    /// `POST /v1/records/batch`: several records in one call, one result each.
+    /// `POST /v1/records/batch`: several records in one call, one result each. The
+    /// records go in the codec's form (`RecordBatch` bytes), which the node decodes
+    /// without a JSON parse.
     pub fn submit_batch(&self, records: &[SignedRecord]) -> Result<BatchAnswer, ApiError> {
-        self.post("/v1/records/batch", &records)
+        let url = self.url("/v1/records/batch");
+        let request = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, OCTET_STREAM)
+            .body(RecordBatch::bytes_of(records));
+        let body = self.send(request, &url)?;
+        Self::decode(&url, &body)
+    }
+
+    /// `GET /v1/blocks/{height}` in the codec's form: the block and its commit.
+    pub fn block_bytes(&self, height: u64) -> Result<SyncedBlock, ApiError> {
+        let url = self.url(&format!("/v1/blocks/{height}"));
+        let request = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, OCTET_STREAM);
+        let body = self.send(request, &url)?;
+        SyncedBlock::from_bytes(&body).map_err(|e| ApiError::Decode {
+            url,
+            detail: e.to_string(),
+        })
     }
 
     /// `GET /v1/records/{hash}`.

@@ -755,6 +755,12 @@ impl<S: Store> Chain<S> {
         Ok(self.store.block(height)?)
     }
 
+    /// A committed block and its commit as a peer's block sync sends them
+    /// ([`crate::wire::SyncedBlock`] bytes), read without decoding.
+    pub fn synced_block_bytes(&self, height: Height) -> Result<Option<Vec<u8>>, ChainError> {
+        Ok(self.store.synced_block_bytes(height)?)
+    }
+
     /// The header of a committed block.
     pub fn header(&self, height: Height) -> Result<Option<BlockHeader>, ChainError> {
         Ok(self.store.header(height)?)

@@ -614,6 +614,24 @@ pub trait Store: Send + Sync {
             .transpose()
     }
 
+    /// The block at `height` and its commit in their block-sync form
+    /// ([`crate::wire::SyncedBlock`]): the stored bytes of both, one after the other,
+    /// which is that struct's encoding, without decoding and encoding them again.
+    fn synced_block_bytes(&self, height: Height) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = height_key(height);
+        let Some(mut bytes) = self.get(Column::Blocks, &key)? else {
+            return Ok(None);
+        };
+        let commit = self
+            .get(Column::Commits, &key)?
+            .ok_or_else(|| StoreError::Corrupt {
+                column: Column::Commits.name(),
+                detail: format!("block {height} has no commit"),
+            })?;
+        bytes.extend_from_slice(&commit);
+        Ok(Some(bytes))
+    }
+
     /// The header of the block at `height`: from `headers`, or from the block itself in
     /// a store written before headers were kept apart.
     fn header(&self, height: Height) -> Result<Option<BlockHeader>, StoreError> {
