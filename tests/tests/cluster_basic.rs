@@ -51,6 +51,9 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
     );
     let (code, body) = cluster.nodes[1].submit(&publish, true);
     assert_eq!(code, 200, "{body}");
+    // The next records depend on this one and go to other nodes, which check them
+    // against their own head: wait until every node has committed it.
+    cluster.wait_height(&[0, 1, 2, 3], body["height"].as_u64().expect("height"));
     let item = ItemCode::parse("ITEM-001").expect("item code");
     let publish_item = cluster.admin_record(
         0,
@@ -65,6 +68,7 @@ fn four_validators_agree_prove_and_refuse_bad_input() {
     );
     let (code, body) = cluster.nodes[2].submit(&publish_item, true);
     assert_eq!(code, 200, "{body}");
+    cluster.wait_height(&[0, 1, 2, 3], body["height"].as_u64().expect("height"));
 
     // Issue a licence through node 1 (index 0), member 1's node.
     let licence_id = LicenceId::compose(&type_code(), member_id(1).as_str(), "2024000001", 1)
