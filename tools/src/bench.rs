@@ -563,7 +563,7 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
             // The codec's form: JSON of a block of 10,000 records cost the node and the
             // bench more CPU than the records' own admission checks.
             let block = first
-                .block_bytes(height)
+                .synced_block(height)
                 .map_err(api("read a block"))?
                 .block;
             let seen = start.elapsed().as_nanos() as u64;

@@ -429,8 +429,8 @@ impl NodeClient {
         Self::decode(&url, &body)
     }
 
-    /// `GET /v1/blocks/{height}` in the codec's form: the block and its commit.
-    pub fn block_bytes(&self, height: u64) -> Result<SyncedBlock, ApiError> {
+    /// `GET /v1/blocks/{height}` in the codec's form, decoded: the block and its commit.
+    pub fn synced_block(&self, height: u64) -> Result<SyncedBlock, ApiError> {
         let url = self.url(&format!("/v1/blocks/{height}"));
         let request = self
             .http
