@@ -11,7 +11,10 @@
 //! - [`StateTree`]: the writer and reader, over any [`TreeStore`] (RocksDB or memory).
 //!   [`StateTree::apply`] turns one block's [`StateChanges`] into the new root and the
 //!   [`NodeBatch`] that the caller writes in the block's atomic write batch; nothing is
-//!   written by the tree itself.
+//!   written by the tree itself. A block of inserts and updates (all but genesis and
+//!   the rare block that deletes) is applied by our own walk over jmt's node layout
+//!   (`update`, ADR 0020), which writes exactly the nodes jmt's batch update writes;
+//!   jmt applies the rest and serves every read and proof.
 //! - [`StateProof`]: our own proof format and its verification, pure and
 //!   self-contained, written out step by step so that a verifier in another language can
 //!   follow it. It is tested to agree with `jmt`'s own `SparseMerkleProof::verify`.
@@ -42,6 +45,9 @@ use crate::bytes::Hash32;
 use crate::codec;
 use crate::crypto::sha256;
 use crate::state::StateChanges;
+use crate::store::ChildEntry;
+
+mod update;
 
 /// Hash of an empty subtree (jmt `SPARSE_MERKLE_PLACEHOLDER_HASH`).
 pub const PLACEHOLDER_HASH: Hash32 = Hash32(*b"SPARSE_MERKLE_PLACEHOLDER_HASH__");
@@ -138,6 +144,21 @@ pub fn internal_hash(left: &Hash32, right: &Hash32) -> Hash32 {
 fn key_bit(key: &Hash32, index: usize) -> bool {
     let byte = key.0[index / 8];
     (byte >> (7 - index % 8)) & 1 == 1
+}
+
+/// Nibble `index` of a key: the high half of byte `index / 2` first.
+pub(crate) fn nibble_at(key: &Hash32, index: usize) -> u8 {
+    let byte = key.0[index / 2];
+    if index % 2 == 0 {
+        byte >> 4
+    } else {
+        byte & 0x0f
+    }
+}
+
+/// The key of the node at `path` (one nibble per element) written at `version`.
+pub(crate) fn node_key_at(version: Version, path: &[u8]) -> NodeKey {
+    NodeKey::new(version, path.iter().map(|&nibble| nibble.into()).collect())
 }
 
 /// Number of leading bits two key hashes share.
@@ -323,11 +344,52 @@ pub enum StateTreeError {
     MissingVersion(Version),
 }
 
+/// A stored node as a tree update reads it: an internal node's children by slot (each
+/// its hash, the version that wrote it and, if internal, its leaf count), or a leaf.
+///
+/// The slots are held inline (about 900 bytes, on the stack of the update that reads
+/// the node): boxing them would put back the allocation per node read that this type
+/// exists to avoid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
+pub enum NodeView {
+    /// An internal node's 16 child slots.
+    Internal([Option<ChildEntry>; 16]),
+    /// A leaf.
+    Leaf(LeafNode),
+    /// The null node (the root of an empty tree).
+    Null,
+}
+
+impl NodeView {
+    /// The view of `node`.
+    pub fn of(node: &Node) -> NodeView {
+        match node {
+            Node::Internal(internal) => {
+                let mut slots = [None; 16];
+                for (nibble, child) in internal.children_sorted() {
+                    let leaves = (!child.is_leaf()).then(|| child.leaf_count() as u64);
+                    slots[usize::from(u8::from(nibble))] =
+                        Some((child.hash, child.version, leaves));
+                }
+                NodeView::Internal(slots)
+            }
+            Node::Leaf(leaf) => NodeView::Leaf(leaf.clone()),
+            Node::Null => NodeView::Null,
+        }
+    }
+}
+
 /// What the state tree needs to read from a store. Implemented by the stores in
 /// [`crate::store`] and by anything else that can serve nodes and values.
 pub trait TreeStore {
     /// The node under `key`, if any.
     fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError>;
+    /// The node under `key` as a tree update reads it ([`NodeView`]); a store that holds
+    /// nodes in memory can give it without copying the node.
+    fn state_node_view(&self, key: &NodeKey) -> Result<Option<NodeView>, StateTreeError> {
+        Ok(self.state_node(key)?.as_ref().map(NodeView::of))
+    }
     /// The value of `key` as of `max_version`: the newest write at or before it,
     /// `None` if never written or deleted by then.
     fn state_value(
@@ -380,37 +442,36 @@ impl<'a, S: TreeStore + ?Sized> StateTree<'a, S> {
     /// tree, for version 0). Returns the new root and the nodes and values to write in
     /// the block's write batch; the store is not touched. Computing twice on the same
     /// base (two proposals in two rounds) is fine: only the committed batch is written.
+    ///
+    /// Genesis, deletions and empty changes go through jmt's one-by-one update; every
+    /// other block through [`update`], which gives the same nodes as jmt's batch update.
     pub fn apply(
         &self,
         changes: &StateChanges,
         version: Version,
     ) -> Result<(Hash32, NodeBatch), StateTreeError> {
-        let reader = JmtReader(self.store);
-        let tree = JellyfishMerkleTree::<_, Sha256>::new(&reader);
         let has_deletions = changes.values().any(Option::is_none);
-        let (root, update) = if changes.is_empty() || has_deletions {
+        if changes.is_empty() || has_deletions || version == 0 {
+            let reader = JmtReader(self.store);
+            let tree = JellyfishMerkleTree::<_, Sha256>::new(&reader);
             let value_set = changes
                 .iter()
                 .map(|(key, value)| (KeyHash(key.0), value.clone()));
-            tree.put_value_set(value_set, version).map_err(tree_error)?
-        } else {
-            // Inserts and updates only (the common block): jmt's batch path walks each
-            // touched node once for the whole sorted set instead of once per key, and
-            // gives the same tree (`batch_and_one_by_one_agree` below).
-            let value_set: Vec<(KeyHash, OwnedValue)> = changes
-                .iter()
-                .filter_map(|(key, value)| value.clone().map(|v| (KeyHash(key.0), v)))
-                .collect();
-            let (roots, update) = tree
-                .batch_put_value_sets(vec![value_set], None, version)
-                .map_err(tree_error)?;
-            let root = roots
-                .first()
-                .copied()
-                .ok_or_else(|| StateTreeError::Tree("jmt returned no root".into()))?;
-            (root, update)
-        };
-        Ok((Hash32(root.0), update.node_batch))
+            let (root, update) = tree.put_value_set(value_set, version).map_err(tree_error)?;
+            return Ok((Hash32(root.0), update.node_batch));
+        }
+        // Inserts and updates only (every block after genesis but a rare few): our own
+        // walk over jmt's layout, which writes exactly jmt's nodes (ADR 0020).
+        let kvs: Vec<update::KeyValueHash> = changes
+            .iter()
+            .filter_map(|(key, value)| value.as_ref().map(|v| (*key, sha256(&[v]))))
+            .collect();
+        let (root, nodes) = update::put_sorted(self.store, &kvs, version)?;
+        let values = changes
+            .iter()
+            .map(|(key, value)| ((version, KeyHash(key.0)), value.clone()))
+            .collect();
+        Ok((root, NodeBatch::new(nodes, values)))
     }
 
     /// The root at `version`, or `None` if that version was never written.

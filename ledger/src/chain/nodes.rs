@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use jmt::storage::{Node, NodeBatch, NodeKey};
 
 use crate::bytes::Hash32;
-use crate::state_tree::{StateTreeError, TreeStore};
+use crate::state_tree::{nibble_at, node_key_at, NodeView, StateTreeError, TreeStore};
 use crate::store::Store;
 use crate::types::Height;
 
@@ -94,23 +94,40 @@ pub(super) struct CachedTree<'a, S> {
     pub(super) ahead: Option<&'a ReadAhead>,
 }
 
-impl<S: Store> TreeStore for CachedTree<'_, S> {
-    fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
+impl<S: Store> CachedTree<'_, S> {
+    /// `read(node)` of the node under `key`, wherever it is found first: the recent
+    /// batches, the read-ahead (taken: an update reads each node once), the node cache,
+    /// or the store (then cached). A node in memory is read where it lies.
+    fn read_node<R>(
+        &self,
+        key: &NodeKey,
+        read: impl Fn(&Node) -> R,
+    ) -> Result<Option<R>, StateTreeError> {
         if let Some(node) = self.recent.get(key) {
-            return Ok(Some(node.clone()));
+            return Ok(Some(read(node)));
         }
-        // jmt reads each node once per update, so a node read ahead is taken, not copied.
         if let Some(node) = self.ahead.and_then(|ahead| ahead.take(key)) {
-            return Ok(Some(node));
+            return Ok(Some(read(&node)));
         }
         if let Some(node) = self.cache.lock().get(key) {
-            return Ok(Some(node.clone()));
+            return Ok(Some(read(node)));
         }
-        let node = self.store.state_node(key)?;
-        if let Some(node) = &node {
-            self.cache.insert(key.clone(), node.clone());
-        }
-        Ok(node)
+        let Some(node) = self.store.state_node(key)? else {
+            return Ok(None);
+        };
+        let result = read(&node);
+        self.cache.insert(key.clone(), node);
+        Ok(Some(result))
+    }
+}
+
+impl<S: Store> TreeStore for CachedTree<'_, S> {
+    fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
+        self.read_node(key, Node::clone)
+    }
+
+    fn state_node_view(&self, key: &NodeKey) -> Result<Option<NodeView>, StateTreeError> {
+        self.read_node(key, NodeView::of)
     }
 
     fn state_value(
@@ -163,21 +180,6 @@ fn children_of(node: &Node) -> Vec<ChildPlace> {
             .collect(),
         Node::Leaf(_) | Node::Null => Vec::new(),
     }
-}
-
-/// Nibble `index` of a key: the high half of byte `index / 2` first.
-fn nibble_at(key: &Hash32, index: usize) -> u8 {
-    let byte = key.0[index / 2];
-    if index % 2 == 0 {
-        byte >> 4
-    } else {
-        byte & 0x0f
-    }
-}
-
-/// The key of the node at `path` (one nibble per byte) written at `version`.
-fn node_key_at(version: jmt::Version, path: &[u8]) -> NodeKey {
-    NodeKey::new(version, path.iter().map(|&nibble| nibble.into()).collect())
 }
 
 impl<S: Store> CachedTree<'_, S> {

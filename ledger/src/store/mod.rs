@@ -148,7 +148,7 @@ const COMPACT_INTERNAL_MAX_BYTES: usize = 1 + 2 + 2 + 16 * (32 + 10 + 10);
 
 /// One child of an internal node: its hash, the version that wrote it, and its leaf
 /// count if it is internal (`None`: a leaf).
-type ChildEntry = ([u8; 32], u64, Option<u64>);
+pub type ChildEntry = ([u8; 32], u64, Option<u64>);
 
 /// The stored bytes of a state tree node.
 ///
@@ -280,6 +280,17 @@ fn borsh_internal(children: &[Option<ChildEntry>; 16], leaf_count: u64) -> Vec<u
     out.extend_from_slice(&(children.iter().flatten().count() as u64).to_le_bytes());
     out.extend_from_slice(&leaf_count.to_le_bytes());
     out
+}
+
+/// The jmt internal node with these children (at least one; not one lone leaf), built
+/// through its borsh layout, the only way to build one outside jmt.
+pub(crate) fn internal_node(children: &[Option<ChildEntry>; 16]) -> Result<Node, StoreError> {
+    let leaf_count = children
+        .iter()
+        .flatten()
+        .map(|(_, _, internal)| internal.unwrap_or(1))
+        .sum();
+    from_borsh(&borsh_internal(children, leaf_count))
 }
 
 fn from_borsh(bytes: &[u8]) -> Result<Node, StoreError> {
