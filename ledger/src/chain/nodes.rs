@@ -4,6 +4,7 @@
 //! Every node here is a committed node, which never changes: nothing is ever stale.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use jmt::storage::{Node, NodeBatch, NodeKey};
@@ -103,6 +104,9 @@ impl<S: Store> CachedTree<'_, S> {
         key: &NodeKey,
         read: impl Fn(&Node) -> R,
     ) -> Result<Option<R>, StateTreeError> {
+        if let Some(ahead) = self.ahead {
+            ahead.reached(key);
+        }
         if let Some(node) = self.recent.get(key) {
             return Ok(Some(read(node)));
         }
@@ -144,11 +148,47 @@ impl<S: Store> TreeStore for CachedTree<'_, S> {
 #[derive(Debug, Default)]
 pub(super) struct ReadAhead {
     nodes: Mutex<HashMap<NodeKey, Node>>,
+    /// Where the update has got to: one more than the lowest key under the last node it
+    /// read (which only grows, as the update reads in key order), taking keys by their
+    /// first 16 nibbles; 0 before it has read anything.
+    progress: AtomicU64,
+}
+
+/// How far past the update a read-ahead that it has caught up with jumps: 1/256 of the
+/// key space (about 40 keys of a 10,000-key block). Jumping only past where the update
+/// is, the read-ahead stayed a node ahead at most, and most of the next nodes the update
+/// wanted were still being read, so both read them.
+const READ_AHEAD_LEAD: u64 = 1 << 56;
+
+/// The first 16 nibbles of the keys under the node at `path` (`nibble(i)` for
+/// `i < len`), the rest of them `fill`: 0 gives the lowest key, 0xf the highest.
+fn path_bound(len: usize, nibble: impl Fn(usize) -> u8, fill: u8) -> u64 {
+    (0..16).fold(0u64, |bound, i| {
+        (bound << 4) | u64::from(if i < len { nibble(i) } else { fill })
+    })
 }
 
 impl ReadAhead {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeKey, Node>> {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes that the update is reading the node under `key`.
+    fn reached(&self, key: &NodeKey) {
+        let path = key.nibble_path();
+        let lowest = path_bound(path.num_nibbles(), |i| u8::from(path.get_nibble(i)), 0);
+        self.progress
+            .fetch_max(lowest.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Whether the update has already gone into the subtree at `path` (one nibble per
+    /// element; not the root), or past it, or is about to ([`READ_AHEAD_LEAD`]): it
+    /// then reads what it needs there itself, and reading it ahead would come too late.
+    fn passed(&self, path: &[u8]) -> bool {
+        let progress = self.progress.load(Ordering::Relaxed);
+        progress > 0
+            && !path.is_empty()
+            && path_bound(path.len(), |i| path[i], 0) < progress.saturating_add(READ_AHEAD_LEAD)
     }
 
     fn take(&self, key: &NodeKey) -> Option<Node> {
@@ -187,15 +227,21 @@ impl<S: Store> CachedTree<'_, S> {
     /// of `version` will read, where neither the recent batches nor the node cache hold
     /// them: the path of every key from the root down to where it ends (a leaf, or an
     /// empty slot), as jmt walks it. A hint only: a node not read ahead in time is read
-    /// by the update itself, and a failed read ends the walk quietly (the update's own
-    /// read reports it).
+    /// by the update itself, and a failed read ends the walk below that node quietly
+    /// (the update's own read reports it).
+    ///
+    /// The walk and the update both go in key order. When the update catches up with
+    /// the walk, the walk skips every subtree the update has already gone into
+    /// ([`ReadAhead::passed`]) and so gets ahead of it again, instead of reading, a step
+    /// behind, each node the update has just read itself.
     pub(super) fn read_ahead(&self, keys: &[Hash32], version: Height, ahead: &ReadAhead) {
         let mut path = Vec::with_capacity(2 * 32);
         self.read_ahead_below(version, &mut path, keys, ahead);
     }
 
     /// Reads the node at `path` (written at `version`) and, if it is internal, walks on
-    /// to its children that `keys` (all of which start with `path`) go through.
+    /// to its children that `keys` (all of which start with `path`) go through; nothing
+    /// under a node the update has passed.
     fn read_ahead_below(
         &self,
         version: jmt::Version,
@@ -203,6 +249,9 @@ impl<S: Store> CachedTree<'_, S> {
         keys: &[Hash32],
         ahead: &ReadAhead,
     ) {
+        if ahead.passed(path) {
+            return;
+        }
         let Some(children) = self.read_ahead_node(node_key_at(version, path), ahead) else {
             return;
         };
@@ -218,10 +267,10 @@ impl<S: Store> CachedTree<'_, S> {
                 continue;
             }
             path.push(child.nibble);
-            if child.is_leaf {
-                self.read_ahead_node(node_key_at(child.version, path), ahead);
-            } else {
+            if !child.is_leaf {
                 self.read_ahead_below(child.version, path, through, ahead);
+            } else if !ahead.passed(path) {
+                self.read_ahead_node(node_key_at(child.version, path), ahead);
             }
             path.pop();
         }
@@ -245,7 +294,7 @@ impl<S: Store> CachedTree<'_, S> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     use super::*;
     use crate::crypto::sha256;
@@ -342,6 +391,60 @@ mod tests {
         assert!(ahead.lock().is_empty(), "nodes read ahead but not used");
         let (straight, _) = StateTree::new(&store).apply(&update, 3).expect("apply");
         assert_eq!(root, straight);
+    }
+
+    #[test]
+    fn the_read_ahead_stops_where_the_update_has_been() {
+        // The update has read a node under nibble 8 at the top: the walk reads the root
+        // and the paths under 9..f, and nothing under 0..8, where the update has been.
+        let store = Counting::default();
+        commit(&store, &changes(0..2_000, 1), 0);
+        let mut keys: Vec<Hash32> = (0..2_000).map(key).collect();
+        keys.sort_unstable();
+
+        let recent = RecentNodes::default();
+        let cache = NodeCache::default();
+        let ahead = ReadAhead::default();
+        ahead.reached(&node_key_at(0, &[8, 3]));
+        let tree = CachedTree {
+            store: &store,
+            recent: &recent,
+            cache: &cache,
+            ahead: None,
+        };
+        tree.read_ahead(&keys, 0, &ahead);
+        let nodes = ahead.lock();
+        let first_nibbles: Vec<Option<u8>> = nodes
+            .keys()
+            .map(|key| {
+                let path = key.nibble_path();
+                (path.num_nibbles() > 0).then(|| u8::from(path.get_nibble(0)))
+            })
+            .collect();
+        assert!(first_nibbles.contains(&None), "the root was not read");
+        assert!(
+            first_nibbles.contains(&Some(0xf)),
+            "the last paths were not read"
+        );
+        assert!(
+            first_nibbles.contains(&Some(9)),
+            "the paths under 9 were not read"
+        );
+        assert!(
+            first_nibbles.iter().flatten().all(|&nibble| nibble >= 9),
+            "read paths the update had passed: {first_nibbles:?}"
+        );
+        // Without the update's progress, the walk reads the paths under every nibble.
+        let everything = ReadAhead::default();
+        tree.read_ahead(&keys, 0, &everything);
+        assert!(everything.lock().len() > nodes.len());
+    }
+
+    #[test]
+    fn path_bounds_pad_with_the_lowest_or_highest_nibble() {
+        assert_eq!(path_bound(2, |i| [0xa, 0xb][i], 0), 0xab00_0000_0000_0000);
+        assert_eq!(path_bound(2, |i| [0xa, 0xb][i], 0xf), 0xabff_ffff_ffff_ffff);
+        assert_eq!(path_bound(0, |_| 0, 0xf), u64::MAX);
     }
 
     #[test]
