@@ -156,6 +156,23 @@ pub(crate) fn nibble_at(key: &Hash32, index: usize) -> u8 {
     }
 }
 
+/// The runs of `items` (sorted by `key`, all sharing their first `depth` nibbles) by
+/// the nibble of their key at `depth`: the child slot each run goes into, in slot order.
+pub(crate) fn runs_by_nibble<T>(
+    items: &[T],
+    depth: usize,
+    key: impl Fn(&T) -> &Hash32,
+) -> impl Iterator<Item = (u8, &[T])> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        let nibble = nibble_at(key(rest.first()?), depth);
+        let end = rest.partition_point(|item| nibble_at(key(item), depth) == nibble);
+        let (run, after) = rest.split_at(end);
+        rest = after;
+        Some((nibble, run))
+    })
+}
+
 /// The key of the node at `path` (one nibble per element) written at `version`.
 pub(crate) fn node_key_at(version: Version, path: &[u8]) -> NodeKey {
     NodeKey::new(version, path.iter().map(|&nibble| nibble.into()).collect())

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use jmt::storage::{Node, NodeBatch, NodeKey};
 
 use crate::bytes::Hash32;
-use crate::state_tree::{nibble_at, node_key_at, NodeView, StateTreeError, TreeStore};
+use crate::state_tree::{node_key_at, runs_by_nibble, NodeView, StateTreeError, TreeStore};
 use crate::store::Store;
 use crate::types::Height;
 
@@ -200,28 +200,6 @@ impl ReadAhead {
     }
 }
 
-/// One child of an internal node, as the read-ahead needs it.
-#[derive(Debug, Clone, Copy)]
-struct ChildPlace {
-    nibble: u8,
-    version: jmt::Version,
-    is_leaf: bool,
-}
-
-fn children_of(node: &Node) -> Vec<ChildPlace> {
-    match node {
-        Node::Internal(internal) => internal
-            .children_sorted()
-            .map(|(nibble, child)| ChildPlace {
-                nibble: u8::from(nibble),
-                version: child.version,
-                is_leaf: child.is_leaf(),
-            })
-            .collect(),
-        Node::Leaf(_) | Node::Null => Vec::new(),
-    }
-}
-
 impl<S: Store> CachedTree<'_, S> {
     /// Reads into `ahead` the nodes that an update of `keys` (sorted ascending) on top
     /// of `version` will read, where neither the recent batches nor the node cache hold
@@ -252,43 +230,39 @@ impl<S: Store> CachedTree<'_, S> {
         if ahead.passed(path) {
             return;
         }
-        let Some(children) = self.read_ahead_node(node_key_at(version, path), ahead) else {
+        let Some(NodeView::Internal(slots)) =
+            self.read_ahead_node(node_key_at(version, path), ahead)
+        else {
             return;
         };
-        let depth = path.len();
-        let mut rest = keys;
-        for child in children {
-            let start = rest.partition_point(|key| nibble_at(key, depth) < child.nibble);
-            rest = &rest[start..];
-            let end = rest.partition_point(|key| nibble_at(key, depth) == child.nibble);
-            let (through, after) = rest.split_at(end);
-            rest = after;
-            if through.is_empty() {
+        for (nibble, through) in runs_by_nibble(keys, path.len(), |key| key) {
+            let Some((_, child_version, leaves)) = slots[usize::from(nibble)] else {
                 continue;
-            }
-            path.push(child.nibble);
-            if !child.is_leaf {
-                self.read_ahead_below(child.version, path, through, ahead);
+            };
+            path.push(nibble);
+            // A child with a leaf count is internal.
+            if leaves.is_some() {
+                self.read_ahead_below(child_version, path, through, ahead);
             } else if !ahead.passed(path) {
-                self.read_ahead_node(node_key_at(child.version, path), ahead);
+                self.read_ahead_node(node_key_at(child_version, path), ahead);
             }
             path.pop();
         }
     }
 
-    /// The children of the node under `key`, reading it from the store into `ahead` if
-    /// nothing in memory holds it; `None` if it is not found or the read failed.
-    fn read_ahead_node(&self, key: NodeKey, ahead: &ReadAhead) -> Option<Vec<ChildPlace>> {
+    /// The node under `key` as the walk needs it, reading it from the store into `ahead`
+    /// if nothing in memory holds it; `None` if it is not found or the read failed.
+    fn read_ahead_node(&self, key: NodeKey, ahead: &ReadAhead) -> Option<NodeView> {
         if let Some(node) = self.recent.get(&key) {
-            return Some(children_of(node));
+            return Some(NodeView::of(node));
         }
         if let Some(node) = self.cache.lock().get(&key) {
-            return Some(children_of(node));
+            return Some(NodeView::of(node));
         }
         let node = self.store.state_node(&key).ok()??;
-        let children = children_of(&node);
+        let view = NodeView::of(&node);
         ahead.put(key, node);
-        Some(children)
+        Some(view)
     }
 }
 
@@ -299,7 +273,7 @@ mod tests {
     use super::*;
     use crate::crypto::sha256;
     use crate::state::StateChanges;
-    use crate::state_tree::StateTree;
+    use crate::state_tree::{nibble_at, StateTree};
     use crate::store::memory::MemoryStore;
     use crate::store::{Column, Entry, StoreBatch, StoreError};
 

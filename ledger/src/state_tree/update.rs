@@ -17,7 +17,8 @@ use jmt::{KeyHash, ValueHash, Version};
 use sha2::Sha256;
 
 use super::{
-    nibble_at, node_key_at, NodeView, StateProofLeaf, StateTreeError, TreeStore, PLACEHOLDER_HASH,
+    internal_hash, nibble_at, node_key_at, runs_by_nibble, NodeView, StateProofLeaf,
+    StateTreeError, TreeStore, PLACEHOLDER_HASH,
 };
 use crate::bytes::Hash32;
 use crate::store::{internal_node, ChildEntry};
@@ -76,20 +77,13 @@ pub(super) fn put_sorted<S: TreeStore + ?Sized>(
 
 /// The runs of `kvs` (all sharing their first `depth` nibbles) by their nibble at `depth`.
 fn by_nibble(kvs: &[KeyValueHash], depth: usize) -> impl Iterator<Item = (u8, &[KeyValueHash])> {
-    let mut rest = kvs;
-    std::iter::from_fn(move || {
-        let nibble = nibble_at(&rest.first()?.0, depth);
-        let end = rest.partition_point(|(key, _)| nibble_at(key, depth) == nibble);
-        let (run, after) = rest.split_at(end);
-        rest = after;
-        Some((nibble, run))
-    })
+    runs_by_nibble(kvs, depth, |(key, _)| key)
 }
 
 /// jmt's hash of an internal node: the binary Merkle tree over its 16 slots, where an
 /// empty range is the placeholder and a range holding a single leaf (or a single slot)
 /// is that child's own hash.
-fn internal_hash(slots: &Slots) -> [u8; 32] {
+fn slots_hash(slots: &Slots) -> [u8; 32] {
     let mut present = 0u16;
     let mut leaves = 0u16;
     for (slot, child) in slots.iter().enumerate() {
@@ -118,7 +112,7 @@ fn range_hash(slots: &Slots, present: u16, leaves: u16, start: usize, width: usi
     let half = width / 2;
     let left = range_hash(slots, present, leaves, start, half);
     let right = range_hash(slots, present, leaves, start + half, half);
-    super::internal_hash(&Hash32(left), &Hash32(right)).0
+    internal_hash(&Hash32(left), &Hash32(right)).0
 }
 
 impl<S: TreeStore + ?Sized> Update<'_, S> {
@@ -244,7 +238,7 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
         self.nodes
             .push((node_key_at(self.version, &self.path), node));
         Ok(Written {
-            hash: internal_hash(slots),
+            hash: slots_hash(slots),
             leaves: Some(leaves),
         })
     }
