@@ -1,6 +1,7 @@
 //! Stored state tree node speed: decoding (every node the tree update or the read-ahead
-//! reads from RocksDB goes through `decode_state_node`) and encoding (every node a
-//! commit writes), over the nodes one block of 10,000 new keys writes into a tree of
+//! reads from RocksDB goes through `decode_state_node_view`, every node jmt reads for a
+//! proof through `decode_state_node`) and encoding (what the tree update does for every
+//! node it writes), over the nodes one block of 10,000 new keys writes into a tree of
 //! 100,000: full internal nodes at the top, sparse ones below, and the leaves.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -8,9 +9,13 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use jmt::storage::Node;
 use tongban_ledger::crypto::sha256;
 use tongban_ledger::state::StateChanges;
+use tongban_ledger::state_tree::NodeView;
 use tongban_ledger::state_tree::StateTree;
 use tongban_ledger::store::memory::MemoryStore;
-use tongban_ledger::store::{decode_state_node, encode_state_node, Store, StoreBatch};
+use tongban_ledger::store::{
+    decode_state_node, decode_state_node_view, encode_internal_node, encode_state_node, Store,
+    StoreBatch,
+};
 
 const EXISTING: u64 = 100_000;
 const BLOCK: u64 = 10_000;
@@ -35,8 +40,8 @@ fn block_nodes() -> Vec<(Node, Vec<u8>)> {
         .expect("apply");
     nodes
         .nodes()
-        .values()
-        .map(|node| (node.clone(), encode_state_node(node)))
+        .iter()
+        .map(|(_, bytes)| (decode_state_node(bytes).expect("decodes"), bytes.clone()))
         .collect()
 }
 
@@ -61,6 +66,13 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    group.bench_function(format!("decode_view/{}_internal", internal.len()), |b| {
+        b.iter(|| {
+            for bytes in &internal {
+                decode_state_node_view(bytes).unwrap();
+            }
+        })
+    });
     group.throughput(Throughput::Elements(leaves.len() as u64));
     group.bench_function(format!("decode/{}_leaves", leaves.len()), |b| {
         b.iter(|| {
@@ -74,6 +86,21 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for (node, _) in &nodes {
                 encode_state_node(node);
+            }
+        })
+    });
+    let slots: Vec<_> = nodes
+        .iter()
+        .filter_map(|(node, _)| match NodeView::of(node) {
+            NodeView::Internal(slots) => Some(slots),
+            _ => None,
+        })
+        .collect();
+    group.throughput(Throughput::Elements(slots.len() as u64));
+    group.bench_function(format!("encode_from_slots/{}_internal", slots.len()), |b| {
+        b.iter(|| {
+            for children in &slots {
+                encode_internal_node(children);
             }
         })
     });

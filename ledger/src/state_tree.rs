@@ -10,8 +10,8 @@
 //!
 //! - [`StateTree`]: the writer and reader, over any [`TreeStore`] (RocksDB or memory).
 //!   [`StateTree::apply`] turns one block's [`StateChanges`] into the new root and the
-//!   [`NodeBatch`] that the caller writes in the block's atomic write batch; nothing is
-//!   written by the tree itself. A block of inserts and updates (all but genesis and
+//!   [`TreeBatch`] (nodes and values in their stored form) that the caller writes in
+//!   the block's atomic write batch; nothing is written by the tree itself. A block of inserts and updates (all but genesis and
 //!   the rare block that deletes) is applied by our own walk over jmt's node layout
 //!   (`update`, ADR 0020), which writes exactly the nodes jmt's batch update writes;
 //!   jmt applies the rest and serves every read and proof.
@@ -45,7 +45,7 @@ use crate::bytes::Hash32;
 use crate::codec;
 use crate::crypto::sha256;
 use crate::state::StateChanges;
-use crate::store::ChildEntry;
+use crate::store::{encode_state_node, ChildEntry};
 
 mod update;
 
@@ -378,6 +378,75 @@ pub enum NodeView {
     Null,
 }
 
+/// The nodes and values one version of the state tree writes, in their stored form
+/// ([`crate::store::encode_state_node`], [`crate::store::encode_state_value`]): what a
+/// commit puts in its write batch, and what the chain keeps of its last commits for the
+/// next updates to read. A tree update builds the stored bytes of its nodes directly,
+/// so neither a jmt node nor a second encoding stands between it and the disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeBatch {
+    version: Version,
+    /// Every node's key and stored bytes, sorted by key, no repeats.
+    nodes: Vec<(NodeKey, Vec<u8>)>,
+    /// Every key written and its new value (`None`: deleted), sorted by key.
+    values: Vec<(Hash32, Option<Vec<u8>>)>,
+}
+
+impl TreeBatch {
+    /// The version every node and value of the batch was written at.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The nodes: key and stored bytes, in key order.
+    pub fn nodes(&self) -> &[(NodeKey, Vec<u8>)] {
+        &self.nodes
+    }
+
+    /// The values: key and new value (`None`: deleted), in key order.
+    pub fn values(&self) -> &[(Hash32, Option<Vec<u8>>)] {
+        &self.values
+    }
+
+    /// The stored bytes of the node under `key`, if the batch wrote it.
+    pub fn node(&self, key: &NodeKey) -> Option<&[u8]> {
+        if key.version() != self.version {
+            return None;
+        }
+        self.nodes
+            .binary_search_by(|(k, _)| k.cmp(key))
+            .ok()
+            .map(|at| self.nodes[at].1.as_slice())
+    }
+
+    /// jmt's batch for `version`, in stored form.
+    fn from_jmt(batch: NodeBatch, version: Version) -> Result<Self, StateTreeError> {
+        let nodes = batch
+            .nodes()
+            .iter()
+            .map(|(key, node)| (key.clone(), encode_state_node(node)))
+            .collect();
+        let values = batch
+            .values()
+            .iter()
+            .map(|((at, key), value)| {
+                if *at == version {
+                    Ok((Hash32(key.0), value.clone()))
+                } else {
+                    Err(StateTreeError::Tree(format!(
+                        "jmt wrote a value at version {at} for version {version}"
+                    )))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(TreeBatch {
+            version,
+            nodes,
+            values,
+        })
+    }
+}
+
 impl NodeView {
     /// The view of `node`.
     pub fn of(node: &Node) -> NodeView {
@@ -394,6 +463,14 @@ impl NodeView {
             Node::Leaf(leaf) => NodeView::Leaf(leaf.clone()),
             Node::Null => NodeView::Null,
         }
+    }
+    /// The jmt node this is the view of.
+    pub fn to_node(&self) -> Result<Node, StateTreeError> {
+        Ok(match self {
+            NodeView::Internal(children) => crate::store::internal_node(children)?,
+            NodeView::Leaf(leaf) => Node::Leaf(leaf.clone()),
+            NodeView::Null => Node::Null,
+        })
     }
 }
 
@@ -466,7 +543,7 @@ impl<'a, S: TreeStore + ?Sized> StateTree<'a, S> {
         &self,
         changes: &StateChanges,
         version: Version,
-    ) -> Result<(Hash32, NodeBatch), StateTreeError> {
+    ) -> Result<(Hash32, TreeBatch), StateTreeError> {
         let has_deletions = changes.values().any(Option::is_none);
         if changes.is_empty() || has_deletions || version == 0 {
             let reader = JmtReader(self.store);
@@ -475,7 +552,10 @@ impl<'a, S: TreeStore + ?Sized> StateTree<'a, S> {
                 .iter()
                 .map(|(key, value)| (KeyHash(key.0), value.clone()));
             let (root, update) = tree.put_value_set(value_set, version).map_err(tree_error)?;
-            return Ok((Hash32(root.0), update.node_batch));
+            return Ok((
+                Hash32(root.0),
+                TreeBatch::from_jmt(update.node_batch, version)?,
+            ));
         }
         // Inserts and updates only (every block after genesis but a rare few): our own
         // walk over jmt's layout, which writes exactly jmt's nodes (ADR 0020).
@@ -486,9 +566,16 @@ impl<'a, S: TreeStore + ?Sized> StateTree<'a, S> {
         let (root, nodes) = update::put_sorted(self.store, &kvs, version)?;
         let values = changes
             .iter()
-            .map(|(key, value)| ((version, KeyHash(key.0)), value.clone()))
+            .map(|(key, value)| (*key, value.clone()))
             .collect();
-        Ok((root, NodeBatch::new(nodes, values)))
+        Ok((
+            root,
+            TreeBatch {
+                version,
+                nodes,
+                values,
+            },
+        ))
     }
 
     /// The root at `version`, or `None` if that version was never written.
@@ -804,7 +891,9 @@ mod tests {
             let set = changes.iter().map(|(k, v)| (KeyHash(k.0), v.clone()));
             let (root, update) = tree.put_value_set(set, version as u64).expect("put");
             let mut batch = StoreBatch::default();
-            batch.put_state_nodes(&update.node_batch);
+            batch.put_state_nodes(
+                &TreeBatch::from_jmt(update.node_batch, version as u64).expect("batch"),
+            );
             store.write(batch).expect("write");
             roots.push(Hash32(root.0));
         }

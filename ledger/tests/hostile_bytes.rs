@@ -19,11 +19,11 @@ use tongban_ledger::codec::{decode, encode, CodecError};
 use tongban_ledger::ids::{CaseId, IdError, ItemCode, LicenceId, MemberId, RegionCode, TypeCode};
 use tongban_ledger::merkle::{verify_record_inclusion, InclusionProof};
 use tongban_ledger::state::StateChanges;
-use tongban_ledger::state_tree::StateTree;
+use tongban_ledger::state_tree::{NodeView, StateTree};
 use tongban_ledger::store::memory::MemoryStore;
 use tongban_ledger::store::{
-    decode_state_node, decode_state_value, encode_state_node, Store, StoreBatch,
-    COMPACT_INTERNAL_NODE,
+    decode_state_node, decode_state_node_view, decode_state_value, encode_state_node, Store,
+    StoreBatch, COMPACT_INTERNAL_NODE,
 };
 use tongban_ledger::types::{Block, Commit, SignedProposal, SignedRecord, SignedVote};
 use tongban_ledger::Hash32;
@@ -128,9 +128,9 @@ fn stored_node_seeds() -> &'static [Vec<u8>] {
             let (_, nodes) = StateTree::new(&store)
                 .apply(&changes, version)
                 .expect("apply");
-            for node in nodes.nodes().values() {
-                seeds.push(encode_state_node(node));
-                seeds.push(encode(node));
+            for (_, stored) in nodes.nodes() {
+                seeds.push(stored.clone());
+                seeds.push(encode(&decode_state_node(stored).expect("decodes")));
             }
             let mut batch = StoreBatch::new();
             batch.put_state_nodes(&nodes);
@@ -140,12 +140,18 @@ fn stored_node_seeds() -> &'static [Vec<u8>] {
     })
 }
 
-/// A stored node that decodes re-encodes to a form that decodes to the same node; and
-/// the compact form is canonical: compact bytes that decode are exactly the bytes the
-/// node encodes to.
+/// A stored node that decodes re-encodes to a form that decodes to the same node; the
+/// compact form is canonical: compact bytes that decode are exactly the bytes the node
+/// encodes to; and the tree update's decoder accepts exactly the same bytes, as the
+/// same node.
 fn check_stored_node(bytes: &[u8]) -> Result<(), TestCaseError> {
     let _ = decode_state_value(bytes);
-    if let Ok(node) = decode_state_node(bytes) {
+    let node = decode_state_node(bytes);
+    prop_assert_eq!(
+        decode_state_node_view(bytes).ok(),
+        node.as_ref().ok().map(NodeView::of)
+    );
+    if let Ok(node) = node {
         let stored = encode_state_node(&node);
         prop_assert_eq!(decode_state_node(&stored).ok(), Some(node));
         if bytes.first() == Some(&COMPACT_INTERNAL_NODE) {

@@ -22,7 +22,6 @@ mod nodes;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use jmt::storage::NodeBatch;
 use nodes::{CachedTree, NodeCache, ReadAhead, RecentNodes};
 pub use nodes::{NODE_CACHE_ENTRIES, RECENT_NODES};
 use serde::{Deserialize, Serialize};
@@ -35,7 +34,7 @@ use crate::keys;
 use crate::merkle::{self, InclusionProof};
 use crate::proof::{self, CommitError};
 use crate::state::{StateReadError, StateReader};
-use crate::state_tree::{StateProof, StateTree, StateTreeError, TreeStore};
+use crate::state_tree::{StateProof, StateTree, StateTreeError, TreeBatch, TreeStore};
 use crate::store::{self, Column, RecordLocation, Store, StoreBatch, StoreError};
 use crate::types::{
     Block, BlockHeader, CaseRecord, Commit, Genesis, Height, LicenceRecord, Member, SignedRecord,
@@ -78,13 +77,13 @@ pub struct ExecutedBlock {
     /// What execution said about each record examined.
     pub outcome: BlockOutcome,
     /// State tree nodes and values of the new version.
-    node_batch: NodeBatch,
+    node_batch: TreeBatch,
     /// The head this was executed on, to refuse committing it on another.
     parent: Hash32,
 }
 
 /// A block's state tree update: the new root and the nodes and values to write.
-type TreeUpdate = Result<(Hash32, NodeBatch), StateTreeError>;
+type TreeUpdate = Result<(Hash32, TreeBatch), StateTreeError>;
 
 /// Why a chain operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -224,13 +223,11 @@ impl HeadCache {
     }
 
     /// The block committed: cached keys it wrote take their new values.
-    fn committed(&mut self, batch: &NodeBatch, version: Height) {
+    fn committed(&mut self, batch: &TreeBatch) {
         let entries = self.entries.get_mut().unwrap_or_else(|e| e.into_inner());
-        for ((v, key), value) in batch.values() {
-            if *v == version {
-                if let Some(slot) = entries.get_mut(&Hash32(key.0)) {
-                    slot.clone_from(value);
-                }
+        for (key, value) in batch.values() {
+            if let Some(slot) = entries.get_mut(key) {
+                slot.clone_from(value);
             }
         }
     }
@@ -565,7 +562,7 @@ impl<S: Store> Chain<S> {
         block: Block,
         record_hashes: Vec<Hash32>,
         outcome: BlockOutcome,
-        node_batch: NodeBatch,
+        node_batch: TreeBatch,
     ) -> ExecutedBlock {
         ExecutedBlock {
             block_hash: block.header.hash(),
@@ -703,8 +700,8 @@ impl<S: Store> Chain<S> {
             self.failed = true;
             return Err(e.into());
         }
-        self.cache.committed(&executed.node_batch, height);
-        self.recent.committed(height, executed.node_batch);
+        self.cache.committed(&executed.node_batch);
+        self.recent.committed(executed.node_batch);
         self.head = head;
         Ok(())
     }

@@ -7,11 +7,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use jmt::storage::{Node, NodeBatch, NodeKey};
+use jmt::storage::{Node, NodeKey};
 
 use crate::bytes::Hash32;
-use crate::state_tree::{node_key_at, runs_by_nibble, NodeView, StateTreeError, TreeStore};
-use crate::store::Store;
+use crate::state_tree::{
+    node_key_at, runs_by_nibble, NodeView, StateTreeError, TreeBatch, TreeStore,
+};
+use crate::store::{decode_state_node, decode_state_node_view, Store};
 use crate::types::Height;
 
 /// Most state tree nodes the node cache holds (about 1 KiB each at most; the upper
@@ -23,7 +25,8 @@ pub const NODE_CACHE_ENTRIES: usize = 131_072;
 /// invalidating. State proofs read the same upper nodes again and again: through the
 /// cache a licence's state proof took 35 µs instead of 75 µs (apply bench, 100k
 /// licences). Nodes a commit writes are not added (copying ~30,000 nodes per block cost
-/// more than it saved the next block's update); [`RecentNodes`] keeps them instead.
+/// more than it saved the next block's update); [`RecentNodes`] keeps them instead, in
+/// their stored form, and those that jmt reads (for a proof) come here once decoded.
 #[derive(Debug, Default)]
 pub(super) struct NodeCache {
     nodes: Mutex<HashMap<NodeKey, Node>>,
@@ -43,9 +46,10 @@ impl NodeCache {
     }
 }
 
-/// Most state tree nodes [`RecentNodes`] keeps (about 1 KiB each for an internal node:
-/// ~200 MiB). At a million licences a 10,000-record block writes about 34,000 nodes,
-/// so this is the last five or six blocks.
+/// Most state tree nodes [`RecentNodes`] keeps (in their stored form: at most about
+/// 600 bytes for an internal node, 68 for a leaf; about 100 MiB). At a million licences
+/// a 10,000-record block writes about 34,000 nodes, so this is the last five or six
+/// blocks.
 pub const RECENT_NODES: usize = 200_000;
 
 /// The node batches of the last few commits (up to [`RECENT_NODES`] nodes, and always
@@ -60,25 +64,26 @@ pub const RECENT_NODES: usize = 200_000;
 #[derive(Debug, Default)]
 pub(super) struct RecentNodes {
     /// Oldest first.
-    batches: VecDeque<(Height, NodeBatch)>,
+    batches: VecDeque<TreeBatch>,
     /// Nodes in `batches`.
     nodes: usize,
 }
 
 impl RecentNodes {
-    fn get(&self, key: &NodeKey) -> Option<&Node> {
+    /// The stored bytes of the node under `key`, if a recent batch wrote it.
+    fn get(&self, key: &NodeKey) -> Option<&[u8]> {
         self.batches
             .iter()
             .rev()
-            .find(|(version, _)| *version == key.version())
-            .and_then(|(_, batch)| batch.get_node(key))
+            .find(|batch| batch.version() == key.version())
+            .and_then(|batch| batch.node(key))
     }
 
-    pub(super) fn committed(&mut self, version: Height, batch: NodeBatch) {
+    pub(super) fn committed(&mut self, batch: TreeBatch) {
         self.nodes += batch.nodes().len();
-        self.batches.push_back((version, batch));
+        self.batches.push_back(batch);
         while self.nodes > RECENT_NODES && self.batches.len() > 1 {
-            if let Some((_, oldest)) = self.batches.pop_front() {
+            if let Some(oldest) = self.batches.pop_front() {
                 self.nodes -= oldest.nodes().len();
             }
         }
@@ -95,43 +100,50 @@ pub(super) struct CachedTree<'a, S> {
     pub(super) ahead: Option<&'a ReadAhead>,
 }
 
-impl<S: Store> CachedTree<'_, S> {
-    /// `read(node)` of the node under `key`, wherever it is found first: the recent
-    /// batches, the read-ahead (taken: an update reads each node once), the node cache,
-    /// or the store (then cached). A node in memory is read where it lies.
-    fn read_node<R>(
-        &self,
-        key: &NodeKey,
-        read: impl Fn(&Node) -> R,
-    ) -> Result<Option<R>, StateTreeError> {
+impl<S: Store> TreeStore for CachedTree<'_, S> {
+    /// The node for jmt (reads and proofs), from the node cache first: a node decoded
+    /// from a recent batch or read from the store goes into the cache, as jmt's form of
+    /// it costs more to build than to copy (a licence's state proof reads the same
+    /// upper nodes, most of them written by the last blocks, again and again).
+    fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
         if let Some(ahead) = self.ahead {
             ahead.reached(key);
         }
-        if let Some(node) = self.recent.get(key) {
-            return Ok(Some(read(node)));
-        }
-        if let Some(node) = self.ahead.and_then(|ahead| ahead.take(key)) {
-            return Ok(Some(read(&node)));
-        }
         if let Some(node) = self.cache.lock().get(key) {
-            return Ok(Some(read(node)));
+            return Ok(Some(node.clone()));
         }
-        let Some(node) = self.store.state_node(key)? else {
-            return Ok(None);
+        if let Some(view) = self.ahead.and_then(|ahead| ahead.take(key)) {
+            return Ok(Some(view.to_node()?));
+        }
+        let node = match self.recent.get(key) {
+            Some(bytes) => decode_state_node(bytes)?,
+            None => match self.store.state_node(key)? {
+                Some(node) => node,
+                None => return Ok(None),
+            },
         };
-        let result = read(&node);
-        self.cache.insert(key.clone(), node);
-        Ok(Some(result))
-    }
-}
-
-impl<S: Store> TreeStore for CachedTree<'_, S> {
-    fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
-        self.read_node(key, Node::clone)
+        self.cache.insert(key.clone(), node.clone());
+        Ok(Some(node))
     }
 
+    /// The node for a tree update, never built as a jmt node, from the recent batches,
+    /// the read-ahead (taken: an update reads each node once), the node cache or the
+    /// store, first found first. Nothing is cached: the next block finds the nodes
+    /// this one writes among the recent batches.
     fn state_node_view(&self, key: &NodeKey) -> Result<Option<NodeView>, StateTreeError> {
-        self.read_node(key, NodeView::of)
+        if let Some(ahead) = self.ahead {
+            ahead.reached(key);
+        }
+        if let Some(bytes) = self.recent.get(key) {
+            return Ok(Some(decode_state_node_view(bytes)?));
+        }
+        if let Some(view) = self.ahead.and_then(|ahead| ahead.take(key)) {
+            return Ok(Some(*view));
+        }
+        if let Some(view) = self.cache.lock().get(key).map(NodeView::of) {
+            return Ok(Some(view));
+        }
+        self.store.state_node_view(key)
     }
 
     fn state_value(
@@ -145,9 +157,12 @@ impl<S: Store> TreeStore for CachedTree<'_, S> {
 
 /// Nodes read ahead of one state tree update, for it to take: filled on another core
 /// while the block executes ([`CachedTree::read_ahead`]), emptied by the update.
+///
+/// Nodes are boxed (a view is about 900 bytes): the walk putting nodes and the update
+/// taking them contend for the lock, which was held for two copies of each.
 #[derive(Debug, Default)]
 pub(super) struct ReadAhead {
-    nodes: Mutex<HashMap<NodeKey, Node>>,
+    nodes: Mutex<HashMap<NodeKey, Box<NodeView>>>,
     /// Where the update has got to: one more than the lowest key under the last node it
     /// read (which only grows, as the update reads in key order), taking keys by their
     /// first 16 nibbles; 0 before it has read anything.
@@ -169,7 +184,7 @@ fn path_bound(len: usize, nibble: impl Fn(usize) -> u8, fill: u8) -> u64 {
 }
 
 impl ReadAhead {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeKey, Node>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeKey, Box<NodeView>>> {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -191,11 +206,11 @@ impl ReadAhead {
             && path_bound(path.len(), |i| path[i], 0) < progress.saturating_add(READ_AHEAD_LEAD)
     }
 
-    fn take(&self, key: &NodeKey) -> Option<Node> {
+    fn take(&self, key: &NodeKey) -> Option<Box<NodeView>> {
         self.lock().remove(key)
     }
 
-    fn put(&self, key: NodeKey, node: Node) {
+    fn put(&self, key: NodeKey, node: Box<NodeView>) {
         self.lock().insert(key, node);
     }
 }
@@ -253,15 +268,14 @@ impl<S: Store> CachedTree<'_, S> {
     /// The node under `key` as the walk needs it, reading it from the store into `ahead`
     /// if nothing in memory holds it; `None` if it is not found or the read failed.
     fn read_ahead_node(&self, key: NodeKey, ahead: &ReadAhead) -> Option<NodeView> {
-        if let Some(node) = self.recent.get(&key) {
-            return Some(NodeView::of(node));
+        if let Some(bytes) = self.recent.get(&key) {
+            return decode_state_node_view(bytes).ok();
         }
         if let Some(node) = self.cache.lock().get(&key) {
             return Some(NodeView::of(node));
         }
-        let node = self.store.state_node(&key).ok()??;
-        let view = NodeView::of(&node);
-        ahead.put(key, node);
+        let view = self.store.state_node_view(&key).ok()??;
+        ahead.put(key, Box::new(view.clone()));
         Some(view)
     }
 }

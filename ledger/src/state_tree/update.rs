@@ -8,12 +8,11 @@
 //! leaves out is jmt's bookkeeping around that walk: a node cache keyed by SipHash over
 //! node keys that every node goes in and out of (and is cloned on the way), a stale node
 //! index we drop, a second copy of every node into the batch at the end, and the hash
-//! of each internal node worked out again by its parent.
+//! of each internal node worked out again by its parent. It writes each node straight in
+//! its stored form, and in key order, so the commit has nothing left to encode or sort.
 
-use std::collections::BTreeMap;
-
-use jmt::storage::{LeafNode, Node, NodeKey};
-use jmt::{KeyHash, ValueHash, Version};
+use jmt::storage::{LeafNode, NodeKey};
+use jmt::Version;
 use sha2::Sha256;
 
 use super::{
@@ -21,7 +20,7 @@ use super::{
     StateTreeError, TreeStore, PLACEHOLDER_HASH,
 };
 use crate::bytes::Hash32;
-use crate::store::{internal_node, ChildEntry};
+use crate::store::{encode_internal_node, encode_leaf_node, encode_new_leaf, ChildEntry};
 
 /// A key and the hash of its new value.
 pub(super) type KeyValueHash = (Hash32, Hash32);
@@ -37,24 +36,30 @@ struct Written {
     leaves: Option<u64>,
 }
 
+/// A node's key and stored bytes.
+type StoredNode = (NodeKey, Vec<u8>);
+
 /// One update: the version it writes, the nodes written so far and the path (one nibble
 /// per element) of the node being visited.
 struct Update<'a, S: ?Sized> {
     store: &'a S,
     version: Version,
-    /// In the order written (children before their parent).
-    nodes: Vec<(NodeKey, Node)>,
+    /// By depth (path length), each in path order: node keys sort by version, then
+    /// path length, then path, so the depths one after the other are in key order. The
+    /// walk goes in key order, and so writes each depth's nodes in path order.
+    nodes: Vec<Vec<StoredNode>>,
     path: Vec<u8>,
 }
 
 /// Writes `kvs` (sorted by key, no repeats, at least one) as `version` on top of
-/// `version - 1`, whose root must exist. Returns the new root and the nodes written
-/// (the nodes of a jmt `NodeBatch`; the caller adds the values).
+/// `version - 1`, whose root must exist. Returns the new root and the nodes written,
+/// in key order, each with its stored bytes (what jmt's batch update writes; the caller
+/// adds the values).
 pub(super) fn put_sorted<S: TreeStore + ?Sized>(
     store: &S,
     kvs: &[KeyValueHash],
     version: Version,
-) -> Result<(Hash32, BTreeMap<NodeKey, Node>), StateTreeError> {
+) -> Result<(Hash32, Vec<StoredNode>), StateTreeError> {
     let base = version
         .checked_sub(1)
         .ok_or_else(|| StateTreeError::Tree("version 0 has no tree below it".into()))?;
@@ -66,13 +71,16 @@ pub(super) fn put_sorted<S: TreeStore + ?Sized>(
     let mut update = Update {
         store,
         version,
-        nodes: Vec::with_capacity(kvs.len() * 4),
+        nodes: Vec::new(),
         path: Vec::with_capacity(64),
     };
     let root = update.insert_at(base, kvs, 0)?;
-    // Built from the whole list at once (it sorts, then fills the map's nodes in order):
-    // cheaper than tens of thousands of single inserts.
-    Ok((Hash32(root.hash), update.nodes.into_iter().collect()))
+    let mut nodes = Vec::with_capacity(update.nodes.iter().map(Vec::len).sum());
+    for depth in update.nodes {
+        nodes.extend(depth);
+    }
+    debug_assert!(nodes.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    Ok((Hash32(root.hash), nodes))
 }
 
 /// The runs of `kvs` (all sharing their first `depth` nibbles) by their nibble at `depth`.
@@ -166,11 +174,17 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
         }
         let bucket = nibble_at(&existing_key, depth);
         let mut slots: Slots = [None; 16];
-        let mut isolated = true;
+        // Whether no key goes the existing leaf's way: jmt then writes the leaf again,
+        // one level down, under the new version (in its place among its siblings, to
+        // keep the nodes of each depth in path order).
+        let mut isolated = by_nibble(kvs, depth).all(|(nibble, _)| nibble != bucket);
         for (nibble, run) in by_nibble(kvs, depth) {
+            if isolated && nibble > bucket {
+                self.rewrite_leaf(existing, bucket, &mut slots);
+                isolated = false;
+            }
             self.path.push(nibble);
             let written = if nibble == bucket {
-                isolated = false;
                 self.with_leaf(existing, run, depth + 1)
             } else {
                 self.create(run, depth + 1)
@@ -179,16 +193,26 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
             slots[usize::from(nibble)] = Some(self.child(written?));
         }
         if isolated {
-            // jmt writes the leaf again, one level down, under the new version.
-            self.path.push(bucket);
-            self.nodes.push((
-                node_key_at(self.version, &self.path),
-                Node::Leaf(existing.clone()),
-            ));
-            self.path.pop();
-            slots[usize::from(bucket)] = Some((existing.hash::<Sha256>(), self.version, None));
+            self.rewrite_leaf(existing, bucket, &mut slots);
         }
         self.internal(&slots)
+    }
+
+    /// Writes `existing` again under slot `bucket` of the current path.
+    fn rewrite_leaf(&mut self, existing: &LeafNode, bucket: u8, slots: &mut Slots) {
+        self.path.push(bucket);
+        self.push(encode_leaf_node(existing));
+        self.path.pop();
+        slots[usize::from(bucket)] = Some((existing.hash::<Sha256>(), self.version, None));
+    }
+
+    /// Writes a node with these stored bytes at the current path.
+    fn push(&mut self, bytes: Vec<u8>) {
+        let depth = self.path.len();
+        if self.nodes.len() <= depth {
+            self.nodes.resize_with(depth + 1, Vec::new);
+        }
+        self.nodes[depth].push((node_key_at(self.version, &self.path), bytes));
     }
 
     /// A new subtree at the current path holding `kvs` (jmt `batch_create_subtree`).
@@ -218,9 +242,7 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
             value_hash: *value_hash,
         }
         .hash();
-        let node = LeafNode::new(KeyHash(key.0), ValueHash(value_hash.0));
-        self.nodes
-            .push((node_key_at(self.version, &self.path), Node::Leaf(node)));
+        self.push(encode_new_leaf(&key.0, &value_hash.0));
         Ok(Written {
             hash: hash.0,
             leaves: None,
@@ -234,9 +256,7 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
             .flatten()
             .map(|(_, _, count)| count.unwrap_or(1))
             .sum();
-        let node = internal_node(slots)?;
-        self.nodes
-            .push((node_key_at(self.version, &self.path), node));
+        self.push(encode_internal_node(slots));
         Ok(Written {
             hash: slots_hash(slots),
             leaves: Some(leaves),
@@ -246,13 +266,13 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
 
 #[cfg(test)]
 mod tests {
-    use jmt::JellyfishMerkleTree;
+    use jmt::{JellyfishMerkleTree, KeyHash};
     use proptest::prelude::*;
 
     use super::*;
     use crate::crypto::sha256;
     use crate::state::StateChanges;
-    use crate::state_tree::{JmtReader, StateTree};
+    use crate::state_tree::{JmtReader, StateTree, TreeBatch};
     use crate::store::memory::MemoryStore;
     use crate::store::{Store as _, StoreBatch};
 
@@ -289,6 +309,7 @@ mod tests {
             let store = MemoryStore::new();
             let tree = StateTree::new(&store);
             let (_, nodes) = tree.apply(&genesis, 0).expect("genesis");
+            prop_assert!(nodes.nodes().windows(2).all(|pair| pair[0].0 < pair[1].0));
             let mut batch = StoreBatch::new();
             batch.put_state_nodes(&nodes);
             store.write(batch).expect("write");
@@ -309,9 +330,11 @@ mod tests {
                     .batch_put_value_sets(vec![value_set], None, version)
                     .expect("jmt");
                 prop_assert_eq!(root.0, roots[0].0);
-                prop_assert_eq!(&ours, theirs.node_batch.nodes());
+                // The same nodes in the same (key) order: their stored bytes are equal.
+                let theirs = TreeBatch::from_jmt(theirs.node_batch, version).expect("jmt batch");
+                prop_assert_eq!(ours.as_slice(), theirs.nodes());
                 let mut batch = StoreBatch::new();
-                batch.put_state_nodes(&theirs.node_batch);
+                batch.put_state_nodes(&theirs);
                 store.write(batch).expect("write");
             }
         }

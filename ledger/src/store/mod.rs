@@ -24,14 +24,13 @@
 //! A failed write is an error the caller must stop on: after it, nothing says which
 //! of the node's in-memory views match the disk.
 
-use jmt::storage::{Node, NodeBatch, NodeKey};
-use jmt::Version;
-use rayon::prelude::*;
+use jmt::storage::{LeafNode, Node, NodeKey};
+use jmt::{KeyHash, ValueHash, Version};
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Hash32;
 use crate::codec;
-use crate::state_tree::{StateTreeError, TreeStore};
+use crate::state_tree::{NodeView, StateTreeError, TreeBatch, TreeStore};
 use crate::types::{Block, BlockHeader, Commit, Height};
 
 pub mod memory;
@@ -133,9 +132,8 @@ fn corrupt<E: std::fmt::Display>(column: Column) -> impl Fn(E) -> StoreError {
 
 /// Variant index of `Node::Leaf` in jmt's serde layout (`Null`, `Internal`, `Leaf`).
 const NODE_LEAF_VARIANT: u32 = 2;
-/// Variant bytes of `Node::Internal` and `Node::Leaf` in jmt's borsh layout.
+/// Variant byte of `Node::Internal` in jmt's borsh layout.
 const BORSH_NODE_INTERNAL: u8 = 1;
-const BORSH_NODE_LEAF: u8 = 2;
 /// Borsh size of an internal node with 16 internal children: variant, 16 × (tag, hash,
 /// version, node type, leaf count), child count, leaf count.
 const BORSH_INTERNAL_MAX_BYTES: usize = 1 + 16 * (1 + 32 + 8 + 1 + 8) + 8 + 8;
@@ -163,29 +161,56 @@ pub type ChildEntry = ([u8; 32], u64, Option<u64>);
 ///
 /// Leaves and the null node are stored as `codec::encode(node)`.
 pub fn encode_state_node(node: &Node) -> Vec<u8> {
-    let Node::Internal(internal) = node else {
-        return codec::encode(node);
-    };
+    match NodeView::of(node) {
+        NodeView::Internal(children) => encode_internal_node(&children),
+        NodeView::Leaf(leaf) => encode_leaf_node(&leaf),
+        NodeView::Null => codec::encode(node),
+    }
+}
+
+/// The stored bytes of an internal node with these children ([`encode_state_node`]),
+/// written straight from its slots: what a tree update writes for every node it builds.
+pub fn encode_internal_node(children: &[Option<ChildEntry>; 16]) -> Vec<u8> {
     let mut present = 0u16;
     let mut leaves = 0u16;
-    for (nibble, child) in internal.children_sorted() {
-        let bit = 1u16 << u8::from(nibble);
-        present |= bit;
-        if child.is_leaf() {
-            leaves |= bit;
+    for (slot, child) in children.iter().enumerate() {
+        if let Some((_, _, count)) = child {
+            present |= 1 << slot;
+            if count.is_none() {
+                leaves |= 1 << slot;
+            }
         }
     }
     let mut out = Vec::with_capacity(COMPACT_INTERNAL_MAX_BYTES);
     out.push(COMPACT_INTERNAL_NODE);
     out.extend_from_slice(&present.to_le_bytes());
     out.extend_from_slice(&leaves.to_le_bytes());
-    for (_, child) in internal.children_sorted() {
-        out.extend_from_slice(&child.hash);
-        put_leb128(&mut out, child.version);
-        if !child.is_leaf() {
-            put_leb128(&mut out, child.leaf_count() as u64);
+    for (hash, version, count) in children.iter().flatten() {
+        out.extend_from_slice(hash);
+        put_leb128(&mut out, *version);
+        if let Some(count) = count {
+            put_leb128(&mut out, *count);
         }
     }
+    out
+}
+
+/// The stored bytes of a leaf: its codec form (`u32` LE variant 2, key hash, value
+/// hash), written without serde.
+pub fn encode_leaf_node(leaf: &LeafNode) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + 64);
+    out.extend_from_slice(&NODE_LEAF_VARIANT.to_le_bytes());
+    // jmt keeps the value hash to itself but for its borsh form: the two hashes.
+    borsh::BorshSerialize::serialize(leaf, &mut out).unwrap_or_else(|_| unreachable!());
+    out
+}
+
+/// [`encode_leaf_node`] of the leaf of `key_hash` with `value_hash`.
+pub fn encode_new_leaf(key_hash: &[u8; 32], value_hash: &[u8; 32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + 64);
+    out.extend_from_slice(&NODE_LEAF_VARIANT.to_le_bytes());
+    out.extend_from_slice(key_hash);
+    out.extend_from_slice(value_hash);
     out
 }
 
@@ -252,6 +277,26 @@ fn compact_children(mut bytes: &[u8]) -> Result<[Option<ChildEntry>; 16], &'stat
     Ok(children)
 }
 
+/// The children of a compact internal node (after its marker byte), checked to be a
+/// node jmt could have written ([`decode_state_node`]).
+fn compact_internal(compact: &[u8]) -> Result<[Option<ChildEntry>; 16], StoreError> {
+    let bad = corrupt::<&str>(Column::StateNodes);
+    let children = compact_children(compact).map_err(&bad)?;
+    children
+        .iter()
+        .flatten()
+        .try_fold(0u64, |sum, (_, _, internal)| {
+            sum.checked_add(internal.unwrap_or(1))
+        })
+        .ok_or_else(|| bad("internal node's leaf count overflows"))?;
+    let mut present = children.iter().flatten();
+    match (present.next(), present.next()) {
+        (None, _) => Err(bad("internal node without children")),
+        (Some((_, _, None)), None) => Err(bad("internal node whose only child is a leaf")),
+        _ => Ok(children),
+    }
+}
+
 /// jmt's borsh layout of an internal node with these children and leaf count: the
 /// `Node` variant byte, 16 slots (`0`, or `1` then the child's hash, version as `u64`
 /// LE and node type: `0` for a leaf, `1` and the leaf count as `u64` LE), the child
@@ -300,15 +345,26 @@ fn from_borsh(bytes: &[u8]) -> Result<Node, StoreError> {
 /// A leaf in the codec's form (`u32` variant 2, key hash, value hash) read without
 /// serde: a block's tree update reads thousands. Anything else is `None`, for the
 /// general decoder.
-fn codec_leaf(bytes: &[u8]) -> Option<Result<Node, StoreError>> {
+fn codec_leaf(bytes: &[u8]) -> Option<LeafNode> {
     let hashes = bytes.strip_prefix(&NODE_LEAF_VARIANT.to_le_bytes()[..])?;
-    if hashes.len() != 64 {
-        return None;
+    let (key, value) = <&[u8; 64]>::try_from(hashes).ok()?.split_at(32);
+    Some(LeafNode::new(
+        KeyHash(key.try_into().ok()?),
+        ValueHash(value.try_into().ok()?),
+    ))
+}
+
+/// Decodes a stored state tree node straight into the form a tree update reads
+/// ([`NodeView`]), refusing exactly what [`decode_state_node`] refuses; an internal node
+/// in the compact form is never built as a jmt node.
+pub fn decode_state_node_view(bytes: &[u8]) -> Result<NodeView, StoreError> {
+    if let Some((&COMPACT_INTERNAL_NODE, compact)) = bytes.split_first() {
+        return compact_internal(compact).map(NodeView::Internal);
     }
-    let mut borsh = [0u8; 65];
-    borsh[0] = BORSH_NODE_LEAF;
-    borsh[1..].copy_from_slice(hashes);
-    Some(from_borsh(&borsh))
+    if let Some(leaf) = codec_leaf(bytes) {
+        return Ok(NodeView::Leaf(leaf));
+    }
+    decode_codec_node(bytes).map(|node| NodeView::of(&node))
 }
 
 /// Decodes a stored state tree node (bytes read from disk): the compact form of an
@@ -321,27 +377,20 @@ fn codec_leaf(bytes: &[u8]) -> Option<Result<Node, StoreError>> {
 /// a leaf count that is the sum of its children's. Anything else is a corrupt entry,
 /// not a panic or a wrong proof later inside jmt.
 pub fn decode_state_node(bytes: &[u8]) -> Result<Node, StoreError> {
-    let bad = corrupt::<&str>(Column::StateNodes);
     if let Some((&COMPACT_INTERNAL_NODE, compact)) = bytes.split_first() {
-        let children = compact_children(compact).map_err(&bad)?;
         // The child count and the leaf count are derived here, so they are right.
-        let leaf_count = children
-            .iter()
-            .flatten()
-            .try_fold(0u64, |sum, (_, _, internal)| {
-                sum.checked_add(internal.unwrap_or(1))
-            })
-            .ok_or_else(|| bad("internal node's leaf count overflows"))?;
-        let mut present = children.iter().flatten();
-        return match (present.next(), present.next()) {
-            (None, _) => Err(bad("internal node without children")),
-            (Some((_, _, None)), None) => Err(bad("internal node whose only child is a leaf")),
-            _ => from_borsh(&borsh_internal(&children, leaf_count)),
-        };
+        return internal_node(&compact_internal(compact)?);
     }
     if let Some(leaf) = codec_leaf(bytes) {
-        return leaf;
+        return Ok(Node::Leaf(leaf));
     }
+    decode_codec_node(bytes)
+}
+
+/// A node in the codec's form (every node written before ADR 0010), with the checks
+/// of [`decode_state_node`].
+fn decode_codec_node(bytes: &[u8]) -> Result<Node, StoreError> {
+    let bad = corrupt::<&str>(Column::StateNodes);
     let node: Node = codec::decode(bytes).map_err(corrupt(Column::StateNodes))?;
     if let Node::Internal(internal) = &node {
         let present = internal.children_sorted().count() as u64;
@@ -452,9 +501,23 @@ pub fn height_key(height: Height) -> [u8; 8] {
 }
 
 /// Key of a jmt node in `state_nodes`.
+///
+/// The path's codec form is its nibble count and its byte length (each `u64` LE), then
+/// its bytes; written here without serde (a block writes ~34,000 keys).
 pub fn node_key(key: &NodeKey) -> Vec<u8> {
-    let mut out = key.version().to_be_bytes().to_vec();
-    out.extend_from_slice(&codec::encode(key.nibble_path()));
+    let path = key.nibble_path();
+    let nibbles = path.num_nibbles();
+    let len = nibbles.div_ceil(2);
+    let mut out = Vec::with_capacity(8 + 8 + 8 + len);
+    out.extend_from_slice(&key.version().to_be_bytes());
+    out.extend_from_slice(&(nibbles as u64).to_le_bytes());
+    out.extend_from_slice(&(len as u64).to_le_bytes());
+    // Two nibbles a byte, high half first; an odd path's last low half is 0.
+    let at = out.len();
+    out.resize(at + len, 0);
+    for i in 0..nibbles {
+        out[at + i / 2] |= u8::from(path.get_nibble(i)) << if i % 2 == 0 { 4 } else { 0 };
+    }
     out
 }
 
@@ -511,8 +574,8 @@ impl StoreBatch {
     /// by one and looks for each from where the previous one went, so ascending keys
     /// are cheap and random ones a full search each: sorting a block's 10,000 random
     /// record hashes took the memtable insert from 37 to 24 ms (apply bench, 1M
-    /// licences). The other columns' keys already come in order (heights, and
-    /// `NodeBatch`'s sorted maps).
+    /// licences). The other columns' keys already come in order (heights, and a
+    /// [`TreeBatch`]'s sorted nodes and values).
     pub fn put_record_locations(&mut self, height: Height, hashes: &[Hash32]) {
         let mut by_hash: Vec<(&Hash32, usize)> = hashes.iter().zip(0..).collect();
         // (hash, index): a repeated hash keeps block order, so the last still wins.
@@ -544,26 +607,17 @@ impl StoreBatch {
         );
     }
 
-    /// Puts the nodes and values of one state tree version.
-    ///
-    /// The nodes are encoded on all cores, in order: a block of 10,000 licences writes
-    /// about 34,000 of them, and encoding reads each freshly built node from memory.
-    pub fn put_state_nodes(&mut self, batch: &NodeBatch) {
-        let encoded: Vec<BatchOp> = batch
-            .nodes()
-            .par_iter()
-            .map(|(key, node)| BatchOp {
-                column: Column::StateNodes,
-                key: node_key(key),
-                value: Some(encode_state_node(node)),
-            })
-            .collect();
-        self.ops.reserve(encoded.len() + batch.values().len());
-        self.ops.extend(encoded);
-        for ((version, key), value) in batch.values() {
+    /// Puts the nodes and values of one state tree version (already in their stored
+    /// form, and in key order).
+    pub fn put_state_nodes(&mut self, batch: &TreeBatch) {
+        self.ops.reserve(batch.nodes().len() + batch.values().len());
+        for (key, bytes) in batch.nodes() {
+            self.put(Column::StateNodes, node_key(key), bytes.clone());
+        }
+        for (key, value) in batch.values() {
             self.put(
                 Column::StateValues,
-                value_key(&Hash32(key.0), *version).to_vec(),
+                value_key(key, batch.version()).to_vec(),
                 encode_state_value(value.as_deref()),
             );
         }
@@ -734,6 +788,13 @@ impl<S: Store + ?Sized> TreeStore for S {
             .transpose()?)
     }
 
+    fn state_node_view(&self, key: &NodeKey) -> Result<Option<NodeView>, StateTreeError> {
+        Ok(self
+            .get(Column::StateNodes, &node_key(key))?
+            .map(|bytes| decode_state_node_view(&bytes))
+            .transpose()?)
+    }
+
     fn state_value(
         &self,
         key: &Hash32,
@@ -848,36 +909,42 @@ mod tests {
                 let (_, nodes) = StateTree::new(&store)
                     .apply(&changes, version as u64)
                     .expect("apply");
-                for node in nodes.nodes().values() {
-                    let stored = encode_state_node(node);
-                    prop_assert_eq!(&decode_state_node(&stored).expect("decodes"), node);
-                    let codec_form = codec::encode(node);
-                    prop_assert_eq!(&decode_state_node(&codec_form).expect("decodes"), node);
+                for (_, stored) in nodes.nodes() {
+                    let node = decode_state_node(stored).expect("decodes");
+                    prop_assert_eq!(&encode_state_node(&node), stored);
+                    prop_assert_eq!(decode_state_node_view(stored).expect("view"), NodeView::of(&node));
+                    let codec_form = codec::encode(&node);
+                    prop_assert_eq!(&decode_state_node(&codec_form).expect("decodes"), &node);
+                    prop_assert_eq!(
+                        decode_state_node_view(&codec_form).expect("view"),
+                        NodeView::of(&node)
+                    );
                     if matches!(node, Node::Internal(_)) {
                         prop_assert_eq!(stored[0], COMPACT_INTERNAL_NODE);
                         prop_assert!(stored.len() < codec_form.len());
                     } else {
-                        prop_assert_eq!(stored, codec_form);
+                        prop_assert_eq!(stored, &codec_form);
                     }
                 }
                 let mut batch = StoreBatch::new();
                 batch.put_state_nodes(&nodes);
-                // Encoded in parallel, put in the node batch's (key) order.
+                // Put in key order, under keys laid out as version ‖ encode(path).
                 let put: Vec<(&[u8], Option<&[u8]>)> = batch
                     .ops()
                     .iter()
                     .filter(|op| op.column == Column::StateNodes)
                     .map(|op| (op.key.as_slice(), op.value.as_deref()))
                     .collect();
-                let expected: Vec<(Vec<u8>, Vec<u8>)> = nodes
-                    .nodes()
-                    .iter()
-                    .map(|(key, node)| (node_key(key), encode_state_node(node)))
-                    .collect();
-                prop_assert_eq!(put.len(), expected.len());
-                for ((key, value), (want_key, want_value)) in put.iter().zip(&expected) {
-                    prop_assert_eq!(*key, want_key.as_slice());
-                    prop_assert_eq!(*value, Some(want_value.as_slice()));
+                prop_assert_eq!(put.len(), nodes.nodes().len());
+                prop_assert!(put.windows(2).all(|pair| pair[0].0 < pair[1].0));
+                for ((key, value), (node_key, stored)) in put.iter().zip(nodes.nodes()) {
+                    let layout = [
+                        &node_key.version().to_be_bytes()[..],
+                        &codec::encode(node_key.nibble_path()),
+                    ]
+                    .concat();
+                    prop_assert_eq!(*key, layout.as_slice());
+                    prop_assert_eq!(*value, Some(stored.as_slice()));
                 }
                 store.write(batch).expect("write");
             }
@@ -966,9 +1033,20 @@ mod tests {
         let mut changes = StateChanges::new();
         changes.insert(Hash32([7; 32]), Some(b"v".to_vec()));
         let (_, nodes) = StateTree::new(&store).apply(&changes, 0).expect("apply");
-        let leaf = nodes.nodes().values().next().expect("one leaf");
-        assert!(matches!(leaf, Node::Leaf(_)));
-        assert_eq!(encode_state_node(leaf), codec::encode(leaf));
+        let [(_, stored)] = nodes.nodes() else {
+            panic!("one leaf");
+        };
+        let leaf = decode_state_node(stored).expect("decodes");
+        let Node::Leaf(leaf_node) = &leaf else {
+            panic!("a leaf");
+        };
+        assert_eq!(stored, &codec::encode(&leaf));
+        assert_eq!(encode_state_node(&leaf), codec::encode(&leaf));
+        assert_eq!(encode_leaf_node(leaf_node), codec::encode(&leaf));
+        assert_eq!(
+            encode_new_leaf(&[7; 32], &crate::crypto::sha256(&[b"v"]).0),
+            codec::encode(&leaf)
+        );
         assert_eq!(encode_state_node(&Node::Null), codec::encode(&Node::Null));
     }
 
