@@ -681,23 +681,11 @@ impl<S: Store> Chain<S> {
             state_root: executed.block.header.state_root,
             time_ms: executed.block.header.time_ms,
         };
-        // The block's part and the tree's part built side by side (the other core is
-        // otherwise idle through a commit).
-        let (mut batch, tree) = rayon::join(
-            || {
-                let mut batch = StoreBatch::new();
-                batch.put_block(&executed.block);
-                batch.put_record_locations(height, &executed.record_hashes);
-                batch.put_commit(commit);
-                batch
-            },
-            || {
-                let mut batch = StoreBatch::new();
-                batch.put_state_nodes(&executed.node_batch);
-                batch
-            },
-        );
-        batch.append(tree);
+        let mut batch = StoreBatch::new();
+        batch.put_block(&executed.block);
+        batch.put_record_locations(height, &executed.record_hashes);
+        batch.put_commit(commit);
+        batch.put_state_nodes(&executed.node_batch);
         if let Some(next) = &executed.next_validator_set {
             batch.put(
                 Column::Indexes,

@@ -26,7 +26,6 @@
 
 use jmt::storage::{LeafNode, Node, NodeKey};
 use jmt::{KeyHash, ValueHash, Version};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Hash32;
@@ -592,11 +591,6 @@ impl StoreBatch {
         }
     }
 
-    /// Appends the operations of `other`, after this batch's.
-    pub fn append(&mut self, other: StoreBatch) {
-        self.ops.extend(other.ops);
-    }
-
     /// Puts a block (its record locations go in with [`Self::put_record_locations`]).
     pub fn put_block(&mut self, block: &Block) {
         let key = height_key(block.header.height);
@@ -615,22 +609,11 @@ impl StoreBatch {
 
     /// Puts the nodes and values of one state tree version (already in their stored
     /// form, and in key order).
-    ///
-    /// The nodes are copied in on all cores, in order: a block of 10,000 licences
-    /// writes about 34,000 of them (two allocations and a key layout each: 10–16 ms on
-    /// one core at a million licences, on the commit's critical path).
     pub fn put_state_nodes(&mut self, batch: &TreeBatch) {
-        let nodes: Vec<BatchOp> = batch
-            .nodes()
-            .par_iter()
-            .map(|(key, bytes)| BatchOp {
-                column: Column::StateNodes,
-                key: node_key(key),
-                value: Some(bytes.clone()),
-            })
-            .collect();
-        self.ops.reserve(nodes.len() + batch.values().len());
-        self.ops.extend(nodes);
+        self.ops.reserve(batch.nodes().len() + batch.values().len());
+        for (key, bytes) in batch.nodes() {
+            self.put(Column::StateNodes, node_key(key), bytes.clone());
+        }
         for (key, value) in batch.values() {
             self.put(
                 Column::StateValues,
@@ -1042,26 +1025,6 @@ mod tests {
             }
         }
 
-    }
-
-    #[test]
-    fn append_keeps_both_batches_in_order() {
-        let mut first = StoreBatch::new();
-        first.put(Column::Meta, b"a".to_vec(), b"1".to_vec());
-        first.delete(Column::Meta, b"b".to_vec());
-        let mut second = StoreBatch::new();
-        second.put(Column::Meta, b"a".to_vec(), b"2".to_vec());
-        let mut expected = first.ops().to_vec();
-        expected.extend_from_slice(second.ops());
-        first.append(second);
-        assert_eq!(first.ops(), expected.as_slice());
-        // The later put of the same key is the one a store keeps.
-        let store = MemoryStore::new();
-        store.write(first).expect("write");
-        assert_eq!(
-            store.get(Column::Meta, b"a").expect("get"),
-            Some(b"2".to_vec())
-        );
     }
 
     #[test]
