@@ -20,7 +20,10 @@ use super::{
     StateTreeError, TreeStore, PLACEHOLDER_HASH,
 };
 use crate::bytes::Hash32;
-use crate::store::{encode_internal_node, encode_leaf_node, encode_new_leaf, ChildEntry};
+use crate::store::{
+    encode_internal_with_bitmaps, encode_leaf_node, encode_new_leaf, leaf_count, slot_bitmaps,
+    ChildEntry,
+};
 
 /// A key and the hash of its new value.
 pub(super) type KeyValueHash = (Hash32, Hash32);
@@ -91,17 +94,7 @@ fn by_nibble(kvs: &[KeyValueHash], depth: usize) -> impl Iterator<Item = (u8, &[
 /// jmt's hash of an internal node: the binary Merkle tree over its 16 slots, where an
 /// empty range is the placeholder and a range holding a single leaf (or a single slot)
 /// is that child's own hash.
-fn slots_hash(slots: &Slots) -> [u8; 32] {
-    let mut present = 0u16;
-    let mut leaves = 0u16;
-    for (slot, child) in slots.iter().enumerate() {
-        if let Some((_, _, count)) = child {
-            present |= 1 << slot;
-            if count.is_none() {
-                leaves |= 1 << slot;
-            }
-        }
-    }
+fn slots_hash(slots: &Slots, (present, leaves): (u16, u16)) -> [u8; 32] {
     range_hash(slots, present, leaves, 0, 16)
 }
 
@@ -143,15 +136,15 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
                     let slot = &slots[usize::from(nibble)];
                     let written = match slot {
                         Some((_, child_at, _)) => self.insert_at(*child_at, run, depth + 1),
-                        None => self.create(run, depth + 1),
+                        None => Ok(self.create(run, depth + 1)),
                     };
                     self.path.pop();
                     slots[usize::from(nibble)] = Some(self.child(written?));
                 }
-                self.internal(&slots)
+                Ok(self.internal(&slots))
             }
-            NodeView::Leaf(leaf) => self.with_leaf(&leaf, kvs, depth),
-            NodeView::Null if self.path.is_empty() => self.create(kvs, depth),
+            NodeView::Leaf(leaf) => Ok(self.with_leaf(&leaf, kvs, depth)),
+            NodeView::Null if self.path.is_empty() => Ok(self.create(kvs, depth)),
             NodeView::Null => Err(StateTreeError::Tree(format!(
                 "null node {key:?} below the root"
             ))),
@@ -160,12 +153,7 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
 
     /// A new subtree at the current path holding `existing` (a leaf that was here) and
     /// `kvs` (jmt `batch_create_subtree_with_existing_leaf`).
-    fn with_leaf(
-        &mut self,
-        existing: &LeafNode,
-        kvs: &[KeyValueHash],
-        depth: usize,
-    ) -> Result<Written, StateTreeError> {
+    fn with_leaf(&mut self, existing: &LeafNode, kvs: &[KeyValueHash], depth: usize) -> Written {
         let existing_key = Hash32(existing.key_hash().0);
         if let [(key, value_hash)] = kvs {
             if *key == existing_key {
@@ -190,7 +178,7 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
                 self.create(run, depth + 1)
             };
             self.path.pop();
-            slots[usize::from(nibble)] = Some(self.child(written?));
+            slots[usize::from(nibble)] = Some(self.child(written));
         }
         if isolated {
             self.rewrite_leaf(existing, bucket, &mut slots);
@@ -216,7 +204,7 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
     }
 
     /// A new subtree at the current path holding `kvs` (jmt `batch_create_subtree`).
-    fn create(&mut self, kvs: &[KeyValueHash], depth: usize) -> Result<Written, StateTreeError> {
+    fn create(&mut self, kvs: &[KeyValueHash], depth: usize) -> Written {
         if let [(key, value_hash)] = kvs {
             return self.leaf(key, value_hash);
         }
@@ -225,7 +213,7 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
             self.path.push(nibble);
             let written = self.create(run, depth + 1);
             self.path.pop();
-            slots[usize::from(nibble)] = Some(self.child(written?));
+            slots[usize::from(nibble)] = Some(self.child(written));
         }
         self.internal(&slots)
     }
@@ -236,31 +224,27 @@ impl<S: TreeStore + ?Sized> Update<'_, S> {
     }
 
     /// Writes a leaf at the current path.
-    fn leaf(&mut self, key: &Hash32, value_hash: &Hash32) -> Result<Written, StateTreeError> {
+    fn leaf(&mut self, key: &Hash32, value_hash: &Hash32) -> Written {
         let hash = StateProofLeaf {
             key_hash: *key,
             value_hash: *value_hash,
         }
         .hash();
         self.push(encode_new_leaf(&key.0, &value_hash.0));
-        Ok(Written {
+        Written {
             hash: hash.0,
             leaves: None,
-        })
+        }
     }
 
     /// Writes an internal node with `slots` at the current path.
-    fn internal(&mut self, slots: &Slots) -> Result<Written, StateTreeError> {
-        let leaves = slots
-            .iter()
-            .flatten()
-            .map(|(_, _, count)| count.unwrap_or(1))
-            .sum();
-        self.push(encode_internal_node(slots));
-        Ok(Written {
-            hash: slots_hash(slots),
-            leaves: Some(leaves),
-        })
+    fn internal(&mut self, slots: &Slots) -> Written {
+        let bitmaps = slot_bitmaps(slots);
+        self.push(encode_internal_with_bitmaps(slots, bitmaps));
+        Written {
+            hash: slots_hash(slots, bitmaps),
+            leaves: Some(leaf_count(slots)),
+        }
     }
 }
 

@@ -168,9 +168,9 @@ pub fn encode_state_node(node: &Node) -> Vec<u8> {
     }
 }
 
-/// The stored bytes of an internal node with these children ([`encode_state_node`]),
-/// written straight from its slots: what a tree update writes for every node it builds.
-pub fn encode_internal_node(children: &[Option<ChildEntry>; 16]) -> Vec<u8> {
+/// The slots of `children` that hold a child, and those of them that hold a leaf, as
+/// bitmaps (bit `i` for slot `i`).
+pub(crate) fn slot_bitmaps(children: &[Option<ChildEntry>; 16]) -> (u16, u16) {
     let mut present = 0u16;
     let mut leaves = 0u16;
     for (slot, child) in children.iter().enumerate() {
@@ -181,6 +181,30 @@ pub fn encode_internal_node(children: &[Option<ChildEntry>; 16]) -> Vec<u8> {
             }
         }
     }
+    (present, leaves)
+}
+
+/// The leaf count of an internal node with these children: the sum of theirs, a leaf
+/// counting one (as jmt computes it).
+pub(crate) fn leaf_count(children: &[Option<ChildEntry>; 16]) -> u64 {
+    children
+        .iter()
+        .flatten()
+        .map(|(_, _, internal)| internal.unwrap_or(1))
+        .sum()
+}
+
+/// The stored bytes of an internal node with these children ([`encode_state_node`]),
+/// written straight from its slots: what a tree update writes for every node it builds.
+pub fn encode_internal_node(children: &[Option<ChildEntry>; 16]) -> Vec<u8> {
+    encode_internal_with_bitmaps(children, slot_bitmaps(children))
+}
+
+/// [`encode_internal_node`] with the children's [`slot_bitmaps`] already worked out.
+pub(crate) fn encode_internal_with_bitmaps(
+    children: &[Option<ChildEntry>; 16],
+    (present, leaves): (u16, u16),
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(COMPACT_INTERNAL_MAX_BYTES);
     out.push(COMPACT_INTERNAL_NODE);
     out.extend_from_slice(&present.to_le_bytes());
@@ -330,12 +354,7 @@ fn borsh_internal(children: &[Option<ChildEntry>; 16], leaf_count: u64) -> Vec<u
 /// The jmt internal node with these children (at least one; not one lone leaf), built
 /// through its borsh layout, the only way to build one outside jmt.
 pub(crate) fn internal_node(children: &[Option<ChildEntry>; 16]) -> Result<Node, StoreError> {
-    let leaf_count = children
-        .iter()
-        .flatten()
-        .map(|(_, _, internal)| internal.unwrap_or(1))
-        .sum();
-    from_borsh(&borsh_internal(children, leaf_count))
+    from_borsh(&borsh_internal(children, leaf_count(children)))
 }
 
 fn from_borsh(bytes: &[u8]) -> Result<Node, StoreError> {
