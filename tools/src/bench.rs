@@ -10,10 +10,11 @@
 //!   waiting for the commit: `batch` records per call (`POST /v1/records/batch`, the way a
 //!   department system issuing in bulk would), or one per call (`POST /v1/records`) with
 //!   `--batch 1`; records refused as temporary (node full) are sent again after a pause;
-//! - with `--max-pending P`, a worker waits before a call while more than P records are
-//!   submitted and not yet seen committed, so the load follows what the network commits
-//!   and latency is not dominated by a growing queue (closed loop); without it the load
-//!   is as fast as the nodes admit;
+//! - with `--max-pending P`, a worker waits before a call while it would put more than
+//!   P records in flight: sent (counted from the moment the call starts, so records
+//!   still waiting in a node's admission count too) and not yet seen committed. The
+//!   load so follows what the network commits and latency is not dominated by a
+//!   growing queue (closed loop); without it the load is as fast as the nodes admit;
 //! - a collector polls one node for new blocks and notes, for every bench record, the
 //!   moment it saw the block that committed it; latency is that moment minus the moment
 //!   the record was submitted, so it includes the poll interval ([`POLL_INTERVAL`]);
@@ -271,54 +272,74 @@ struct Worker {
     refused: Arc<AtomicUsize>,
     retries: Arc<AtomicU64>,
     first_error: Arc<Mutex<Option<String>>>,
-    /// Records seen committed (by the collector).
-    committed: Arc<Committed>,
+    /// Records in flight, for `--max-pending`.
+    window: Arc<Window>,
     max_pending: usize,
 }
 
-/// How many records the collector has seen committed, for workers to wait on: room
-/// under `--max-pending` only ever opens when that count grows (polling it every 2 ms
-/// from each of 32 workers cost about 2% of the machine's CPU in a bench run).
+/// The closed loop of `--max-pending`: records in flight, from the moment a worker
+/// sends them (so records inside a slow call count, not only accepted ones) until the
+/// collector sees them commit. Room only ever opens when a count changes, and waiting
+/// workers are woken then (polling every 2 ms from each of 32 workers cost about 2% of
+/// the machine's CPU in a bench run).
 #[derive(Default)]
-struct Committed {
-    count: Mutex<usize>,
-    grew: Condvar,
+struct Window {
+    counts: Mutex<WindowCounts>,
+    changed: Condvar,
 }
 
-impl Committed {
-    fn lock(&self) -> MutexGuard<'_, usize> {
-        self.count.lock().unwrap_or_else(|e| e.into_inner())
-    }
+#[derive(Default)]
+struct WindowCounts {
+    /// Records sent (or being sent) and not refused.
+    sent: usize,
+    /// Of those, the ones seen committed.
+    committed: usize,
+}
 
-    fn set(&self, count: usize) {
-        *self.lock() = count;
-        self.grew.notify_all();
+impl WindowCounts {
+    fn pending(&self) -> usize {
+        self.sent.saturating_sub(self.committed)
     }
 }
 
-impl Worker {
-    /// Waits while `more` records would put the pending count over `max_pending`.
-    fn wait_for_room(&self, more: usize) {
-        if self.max_pending == 0 {
-            return;
-        }
-        let mut committed = self.committed.lock();
-        loop {
-            // `submitted` counts accepted records only; refused ones never commit.
-            let pending = self
-                .submitted
-                .load(Ordering::Relaxed)
-                .saturating_sub(*committed);
-            if pending + more <= self.max_pending || pending == 0 {
-                return;
-            }
-            committed = match self.committed.grew.wait_timeout(committed, PENDING_POLL) {
+impl Window {
+    fn lock(&self) -> MutexGuard<'_, WindowCounts> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `more` records fit under `max` pending (0 = no limit; a call always
+    /// fits when nothing is pending), then counts them as sent.
+    fn reserve(&self, more: usize, max: usize) {
+        let mut counts = self.lock();
+        while max != 0 && counts.pending() != 0 && counts.pending() + more > max {
+            counts = match self.changed.wait_timeout(counts, PENDING_POLL) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
+        counts.sent += more;
     }
 
+    /// Takes back `count` reserved records the node did not accept (refused, or to be
+    /// sent again).
+    fn release(&self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let mut counts = self.lock();
+        counts.sent = counts.sent.saturating_sub(count);
+        drop(counts);
+        self.changed.notify_all();
+    }
+
+    /// The collector has seen `count` bench records commit in all.
+    fn set_committed(&self, count: usize) {
+        self.lock().committed = count;
+        self.changed.notify_all();
+    }
+}
+
+impl Worker {
     fn now_ns(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
     }
@@ -338,7 +359,7 @@ impl Worker {
     /// `POST /v1/records` per record, retrying on 503.
     fn one_by_one(&self, list: &[SignedRecord]) {
         for (i, record) in list.iter().enumerate() {
-            self.wait_for_room(1);
+            self.window.reserve(1, self.max_pending);
             loop {
                 let t = self.now_ns();
                 match self.client.submit(record, false) {
@@ -347,10 +368,12 @@ impl Worker {
                         break;
                     }
                     Err(ApiError::Node { status: 503, .. }) => {
+                        // Still reserved: it is sent again.
                         self.retries.fetch_add(1, Ordering::Relaxed);
                         std::thread::sleep(BACKOFF);
                     }
                     Err(e) => {
+                        self.window.release(1);
                         self.lost(1, || e.to_string());
                         break;
                     }
@@ -367,16 +390,18 @@ impl Worker {
         let mut next = 0;
         while next < list.len() {
             let end = (next + batch).min(list.len());
-            self.wait_for_room(end - next);
+            self.window.reserve(end - next, self.max_pending);
             let t = self.now_ns();
             let answer = match self.client.submit_batch(&list[next..end]) {
                 Ok(answer) => answer,
                 Err(ApiError::Node { status: 503, .. }) => {
+                    self.window.release(end - next);
                     self.retries.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(BACKOFF);
                     continue;
                 }
                 Err(e) => {
+                    self.window.release(end - next);
                     self.lost(list.len() - next, || e.to_string());
                     return;
                 }
@@ -390,16 +415,21 @@ impl Worker {
                         resume = i;
                         break;
                     }
-                    "refused" => self.lost(1, || {
-                        format!(
-                            "{}: {}",
-                            item.code.as_deref().unwrap_or("refused"),
-                            item.message.as_deref().unwrap_or("")
-                        )
-                    }),
+                    "refused" => {
+                        self.window.release(1);
+                        self.lost(1, || {
+                            format!(
+                                "{}: {}",
+                                item.code.as_deref().unwrap_or("refused"),
+                                item.message.as_deref().unwrap_or("")
+                            )
+                        });
+                    }
                     _ => self.accepted(i, t),
                 }
             }
+            // The records from `resume` on are reserved again when they are re-sent.
+            self.window.release(end - resume);
             if resume < end {
                 self.retries.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(BACKOFF);
@@ -505,7 +535,7 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
     let submit_ns = Arc::new(submit_ns);
     let refused = Arc::new(AtomicUsize::new(0));
     let submitted = Arc::new(AtomicUsize::new(0));
-    let committed = Arc::new(Committed::default());
+    let window = Arc::new(Window::default());
     let retries = Arc::new(AtomicU64::new(0));
     let first_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let start_height = first.status().map_err(api("status"))?.height;
@@ -524,7 +554,7 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
         let submit_ns = submit_ns.clone();
         let refused = refused.clone();
         let submitted = submitted.clone();
-        let committed = committed.clone();
+        let window = window.clone();
         let max_pending = options.max_pending;
         let retries = retries.clone();
         let first_error = first_error.clone();
@@ -536,7 +566,7 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
                 client,
                 submit_ns,
                 submitted,
-                committed,
+                window,
                 max_pending,
                 refused,
                 retries,
@@ -579,7 +609,7 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
                 blocks += 1;
                 last_commit_ns = seen;
                 bar.set_position(commit_ns.len() as u64);
-                committed.set(commit_ns.len());
+                window.set_committed(commit_ns.len());
             }
         }
         let sub = submitted.load(Ordering::Relaxed);
@@ -642,6 +672,40 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_counts_records_inside_a_call_and_frees_room_on_commit() {
+        let window = Arc::new(Window::default());
+        window.reserve(60, 100);
+        // Nothing accepted yet, but 60 are being sent: 60 more do not fit.
+        let (done, waited) = std::sync::mpsc::channel();
+        let other = {
+            let window = Arc::clone(&window);
+            std::thread::spawn(move || {
+                window.reserve(60, 100);
+                let _ = done.send(());
+            })
+        };
+        assert!(waited.recv_timeout(Duration::from_millis(200)).is_err());
+        // 30 commit: 30 pending + 60 fits.
+        window.set_committed(30);
+        assert!(waited.recv_timeout(Duration::from_secs(5)).is_ok());
+        other.join().expect("reserving thread");
+        assert_eq!(window.lock().pending(), 90);
+        // Refused or re-sent records give their room back.
+        window.release(50);
+        assert_eq!(window.lock().pending(), 40);
+        // No limit: never waits.
+        window.reserve(1_000, 0);
+        assert_eq!(window.lock().pending(), 1_040);
+    }
+
+    #[test]
+    fn a_call_larger_than_the_window_goes_when_nothing_is_pending() {
+        let window = Window::default();
+        window.reserve(500, 100);
+        assert_eq!(window.lock().pending(), 500);
+    }
 
     #[test]
     fn percentiles() {
