@@ -274,7 +274,6 @@ struct Worker {
     first_error: Arc<Mutex<Option<String>>>,
     /// Records in flight, for `--max-pending`.
     window: Arc<Window>,
-    max_pending: usize,
 }
 
 /// The closed loop of `--max-pending`: records in flight, from the moment a worker
@@ -282,8 +281,9 @@ struct Worker {
 /// collector sees them commit. Room only ever opens when a count changes, and waiting
 /// workers are woken then (polling every 2 ms from each of 32 workers cost about 2% of
 /// the machine's CPU in a bench run).
-#[derive(Default)]
 struct Window {
+    /// `--max-pending` (0 = no limit).
+    max: usize,
     counts: Mutex<WindowCounts>,
     changed: Condvar,
 }
@@ -303,15 +303,23 @@ impl WindowCounts {
 }
 
 impl Window {
+    fn new(max: usize) -> Window {
+        Window {
+            max,
+            counts: Mutex::default(),
+            changed: Condvar::new(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, WindowCounts> {
         self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until `more` records fit under `max` pending (0 = no limit; a call always
-    /// fits when nothing is pending), then counts them as sent.
-    fn reserve(&self, more: usize, max: usize) {
+    /// Waits until `more` records fit under the limit (a call always fits when nothing
+    /// is pending), then counts them as sent.
+    fn reserve(&self, more: usize) {
         let mut counts = self.lock();
-        while max != 0 && counts.pending() != 0 && counts.pending() + more > max {
+        while self.max != 0 && counts.pending() != 0 && counts.pending() + more > self.max {
             counts = match self.changed.wait_timeout(counts, PENDING_POLL) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
@@ -359,7 +367,7 @@ impl Worker {
     /// `POST /v1/records` per record, retrying on 503.
     fn one_by_one(&self, list: &[SignedRecord]) {
         for (i, record) in list.iter().enumerate() {
-            self.window.reserve(1, self.max_pending);
+            self.window.reserve(1);
             loop {
                 let t = self.now_ns();
                 match self.client.submit(record, false) {
@@ -390,7 +398,7 @@ impl Worker {
         let mut next = 0;
         while next < list.len() {
             let end = (next + batch).min(list.len());
-            self.window.reserve(end - next, self.max_pending);
+            self.window.reserve(end - next);
             let t = self.now_ns();
             let answer = match self.client.submit_batch(&list[next..end]) {
                 Ok(answer) => answer,
@@ -535,7 +543,7 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
     let submit_ns = Arc::new(submit_ns);
     let refused = Arc::new(AtomicUsize::new(0));
     let submitted = Arc::new(AtomicUsize::new(0));
-    let window = Arc::new(Window::default());
+    let window = Arc::new(Window::new(options.max_pending));
     let retries = Arc::new(AtomicU64::new(0));
     let first_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let start_height = first.status().map_err(api("status"))?.height;
@@ -555,7 +563,6 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
         let refused = refused.clone();
         let submitted = submitted.clone();
         let window = window.clone();
-        let max_pending = options.max_pending;
         let retries = retries.clone();
         let first_error = first_error.clone();
         let batch = options.batch;
@@ -567,7 +574,6 @@ pub fn run(devnet: &DevnetFile, options: &BenchOptions) -> Result<BenchResult, B
                 submit_ns,
                 submitted,
                 window,
-                max_pending,
                 refused,
                 retries,
                 first_error,
@@ -675,14 +681,14 @@ mod tests {
 
     #[test]
     fn window_counts_records_inside_a_call_and_frees_room_on_commit() {
-        let window = Arc::new(Window::default());
-        window.reserve(60, 100);
+        let window = Arc::new(Window::new(100));
+        window.reserve(60);
         // Nothing accepted yet, but 60 are being sent: 60 more do not fit.
         let (done, waited) = std::sync::mpsc::channel();
         let other = {
             let window = Arc::clone(&window);
             std::thread::spawn(move || {
-                window.reserve(60, 100);
+                window.reserve(60);
                 let _ = done.send(());
             })
         };
@@ -696,14 +702,16 @@ mod tests {
         window.release(50);
         assert_eq!(window.lock().pending(), 40);
         // No limit: never waits.
-        window.reserve(1_000, 0);
-        assert_eq!(window.lock().pending(), 1_040);
+        let unlimited = Window::new(0);
+        unlimited.reserve(1_000);
+        unlimited.reserve(1_000);
+        assert_eq!(unlimited.lock().pending(), 2_000);
     }
 
     #[test]
     fn a_call_larger_than_the_window_goes_when_nothing_is_pending() {
-        let window = Window::default();
-        window.reserve(500, 100);
+        let window = Window::new(100);
+        window.reserve(500);
         assert_eq!(window.lock().pending(), 500);
     }
 
