@@ -14,7 +14,8 @@
 //!   the block's atomic write batch; nothing is written by the tree itself. A block of inserts and updates (all but genesis and
 //!   the rare block that deletes) is applied by our own walk over jmt's node layout
 //!   (`update`, ADR 0020), which writes exactly the nodes jmt's batch update writes;
-//!   jmt applies the rest and serves every read and proof.
+//!   jmt applies the rest. Roots and proofs are read by our own walk down the stored
+//!   nodes ([`StateTree::get_with_proof`], ADR 0023), which gives jmt's proofs.
 //! - [`StateProof`]: our own proof format and its verification, pure and
 //!   self-contained, written out step by step so that a verifier in another language can
 //!   follow it. It is tested to agree with `jmt`'s own `SparseMerkleProof::verify`.
@@ -45,7 +46,7 @@ use crate::bytes::Hash32;
 use crate::codec;
 use crate::crypto::sha256;
 use crate::state::StateChanges;
-use crate::store::{encode_state_node, ChildEntry};
+use crate::store::{encode_state_node, slot_bitmaps, ChildEntry};
 
 mod update;
 
@@ -68,6 +69,19 @@ pub struct StateProofLeaf {
 }
 
 impl StateProofLeaf {
+    /// The key hash and value hash of a stored leaf. jmt shows a leaf's value hash only
+    /// in its borsh form: the key hash, then the value hash.
+    fn of(leaf: &LeafNode) -> Result<StateProofLeaf, StateTreeError> {
+        let bytes = borsh::to_vec(leaf).map_err(|e| StateTreeError::Tree(e.to_string()))?;
+        let hashes = <&[u8; 64]>::try_from(bytes.as_slice())
+            .map_err(|_| StateTreeError::Tree(format!("a jmt leaf of {} bytes", bytes.len())))?;
+        let (key_hash, value_hash) = hashes.split_at(32);
+        Ok(StateProofLeaf {
+            key_hash: Hash32(key_hash.try_into().unwrap_or_else(|_| unreachable!())),
+            value_hash: Hash32(value_hash.try_into().unwrap_or_else(|_| unreachable!())),
+        })
+    }
+
     /// `sha256("JMT::LeafNode" ‖ key_hash ‖ value_hash)`.
     pub fn hash(&self) -> Hash32 {
         sha256(&[LEAF_DOMAIN, &self.key_hash.0, &self.value_hash.0])
@@ -187,6 +201,90 @@ fn common_prefix_bits(a: &Hash32, b: &Hash32) -> usize {
         }
     }
     256
+}
+
+/// The mask of slots `start..start + width` of an internal node.
+fn slot_mask(start: usize, width: usize) -> u16 {
+    (((1u32 << width) - 1) << start) as u16
+}
+
+/// jmt's hash of the slots `start..start + width` of an internal node (`present` and
+/// `leaves` its [`crate::store::slot_bitmaps`]): the binary Merkle tree over them, where
+/// an empty range is the placeholder and a range holding a single leaf (or a single
+/// slot) is that child's own hash. Slots `0..16` give the node's hash.
+pub(crate) fn range_hash(
+    slots: &[Option<ChildEntry>; 16],
+    present: u16,
+    leaves: u16,
+    start: usize,
+    width: usize,
+) -> [u8; 32] {
+    let mask = slot_mask(start, width);
+    let (present_here, leaves_here) = (present & mask, leaves & mask);
+    if present_here == 0 {
+        return PLACEHOLDER_HASH.0;
+    }
+    if width == 1 || (present_here.count_ones() == 1 && leaves_here != 0) {
+        let slot = present_here.trailing_zeros() as usize;
+        return slots[slot]
+            .map(|(hash, _, _)| hash)
+            .unwrap_or(PLACEHOLDER_HASH.0);
+    }
+    let half = width / 2;
+    let left = range_hash(slots, present, leaves, start, half);
+    let right = range_hash(slots, present, leaves, start + half, half);
+    internal_hash(&Hash32(left), &Hash32(right)).0
+}
+
+/// One step of a proof's walk through an internal node: pushes the sibling hashes of
+/// the four binary levels inside the node on the way to `nibble`, top first, and gives
+/// the slot the walk goes on to, or `None` where the key's place is empty.
+///
+/// As jmt's `get_only_child_with_siblings`: the walk stops early at a range holding a
+/// single leaf, which is then the leaf the proof ends at (the key's own or, for a
+/// non-inclusion proof, the one leaf in the subtree where the key would be). Every
+/// sibling hash comes from the node's own child entries; jmt instead reads the node of
+/// the lowest sibling and hashes its halves again.
+fn child_on_path(
+    slots: &[Option<ChildEntry>; 16],
+    nibble: u8,
+    siblings: &mut Vec<Hash32>,
+) -> Option<usize> {
+    let (present, leaves) = slot_bitmaps(slots);
+    for height in (0..4).rev() {
+        let width = 1usize << height;
+        let child_start = usize::from(nibble) & !(width - 1);
+        let sibling_start = child_start ^ width;
+        siblings.push(Hash32(range_hash(
+            slots,
+            present,
+            leaves,
+            sibling_start,
+            width,
+        )));
+        let mask = slot_mask(child_start, width);
+        let (present_here, leaves_here) = (present & mask, leaves & mask);
+        if present_here == 0 {
+            return None;
+        }
+        if width == 1 || (present_here.count_ones() == 1 && leaves_here != 0) {
+            return Some(present_here.trailing_zeros() as usize);
+        }
+    }
+    // Width 1 (height 0) always returned above.
+    None
+}
+
+/// The hash of a node as its parent records it.
+fn node_hash(node: &NodeView) -> Result<Hash32, StateTreeError> {
+    Ok(match node {
+        NodeView::Internal(slots) => {
+            let (present, leaves) = slot_bitmaps(slots);
+            Hash32(range_hash(slots, present, leaves, 0, 16))
+        }
+        NodeView::Leaf(leaf) => StateProofLeaf::of(leaf)?.hash(),
+        NodeView::Null => PLACEHOLDER_HASH,
+    })
 }
 
 impl StateProof {
@@ -484,6 +582,13 @@ pub trait TreeStore {
     fn state_node_view(&self, key: &NodeKey) -> Result<Option<NodeView>, StateTreeError> {
         Ok(self.state_node(key)?.as_ref().map(NodeView::of))
     }
+    /// The node under `key` for a read of the tree (a proof, a root) rather than an
+    /// update: as [`Self::state_node_view`], but a store that caches the nodes such
+    /// reads come back to (the upper levels every proof passes) serves and fills its
+    /// cache here.
+    fn read_node_view(&self, key: &NodeKey) -> Result<Option<NodeView>, StateTreeError> {
+        self.state_node_view(key)
+    }
     /// The value of `key` as of `max_version`: the newest write at or before it,
     /// `None` if never written or deleted by then.
     fn state_value(
@@ -580,10 +685,10 @@ impl<'a, S: TreeStore + ?Sized> StateTree<'a, S> {
 
     /// The root at `version`, or `None` if that version was never written.
     pub fn root(&self, version: Version) -> Result<Option<Hash32>, StateTreeError> {
-        let reader = JmtReader(self.store);
-        let tree = JellyfishMerkleTree::<_, Sha256>::new(&reader);
-        let root = tree.get_root_hash_option(version).map_err(tree_error)?;
-        Ok(root.map(|r| Hash32(r.0)))
+        self.store
+            .read_node_view(&node_key_at(version, &[]))?
+            .map(|root| node_hash(&root))
+            .transpose()
     }
 
     /// The value of `key` at `version`.
@@ -599,13 +704,90 @@ impl<'a, S: TreeStore + ?Sized> StateTree<'a, S> {
     }
 
     /// The value of `key` at `version` with a proof against that version's root.
+    ///
+    /// The walk of jmt's `get_with_proof` down the key's path, giving the same proof
+    /// (`tests::proofs_are_jmts`), over the nodes as [`NodeView`]s: each sibling hash
+    /// comes from the child entries of the node on the path ([`child_on_path`]), so a
+    /// proof reads the nodes on its path and nothing else.
     pub fn get_with_proof(
         &self,
         key: &Hash32,
         version: Version,
     ) -> Result<(Option<Vec<u8>>, StateProof), StateTreeError> {
-        let (value, proof) = self.get_with_jmt_proof(key, version)?;
-        Ok((value, StateProof::from_jmt(&proof)?))
+        let mut path = Vec::with_capacity(8);
+        let mut node = self
+            .store
+            .read_node_view(&node_key_at(version, &path))?
+            .ok_or(StateTreeError::MissingVersion(version))?;
+        // Top first while walking down; a proof lists them bottom first.
+        let mut siblings = Vec::with_capacity(32);
+        let proof = |leaf, mut siblings: Vec<Hash32>| {
+            siblings.reverse();
+            StateProof { leaf, siblings }
+        };
+        loop {
+            let slots = match node {
+                NodeView::Internal(slots) => slots,
+                NodeView::Null if path.is_empty() => return Ok((None, proof(None, siblings))),
+                NodeView::Null => {
+                    return Err(StateTreeError::Tree(format!(
+                        "a null node below the root of version {version}, at path {path:x?}"
+                    )))
+                }
+                NodeView::Leaf(leaf) => {
+                    let leaf = StateProofLeaf::of(&leaf)?;
+                    let value = if leaf.key_hash == *key {
+                        Some(self.leaf_value(&leaf, version)?)
+                    } else {
+                        None
+                    };
+                    return Ok((value, proof(Some(leaf), siblings)));
+                }
+            };
+            if path.len() == 64 {
+                return Err(StateTreeError::Tree(format!(
+                    "an internal node at depth 64 in version {version}"
+                )));
+            }
+            let Some(slot) = child_on_path(&slots, nibble_at(key, path.len()), &mut siblings)
+            else {
+                return Ok((None, proof(None, siblings)));
+            };
+            let Some((_, child_version, _)) = slots[slot] else {
+                unreachable!("child_on_path gives a present slot");
+            };
+            path.push(slot as u8);
+            let child = node_key_at(child_version, &path);
+            node = self.store.read_node_view(&child)?.ok_or_else(|| {
+                StateTreeError::Tree(format!("missing node {child:?} of version {version}"))
+            })?;
+        }
+    }
+
+    /// The value of the key of `leaf` at `version`, which must be the value the leaf
+    /// holds the hash of.
+    fn leaf_value(
+        &self,
+        leaf: &StateProofLeaf,
+        version: Version,
+    ) -> Result<Vec<u8>, StateTreeError> {
+        let value = self
+            .store
+            .state_value(&leaf.key_hash, version)?
+            .ok_or_else(|| {
+                StateTreeError::Tree(format!(
+                    "the tree of version {version} holds {} but the store has no value",
+                    leaf.key_hash
+                ))
+            })?;
+        let actual = sha256(&[&value]);
+        if actual != leaf.value_hash {
+            return Err(StateTreeError::Tree(format!(
+                "the value of {} hashes to {actual}, its leaf holds {}",
+                leaf.key_hash, leaf.value_hash
+            )));
+        }
+        Ok(value)
     }
 
     /// As [`StateTree::get_with_proof`], with jmt's own proof type (for cross-checks).
@@ -943,6 +1125,81 @@ mod tests {
                 let theirs = StateTree::new(&reference).get_with_proof(&key(i), last).expect("proof");
                 prop_assert_eq!(ours, theirs);
             }
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_not_its_leafs_is_refused() {
+        let store = MemoryStore::new();
+        let changes: StateChanges = (0..50).map(|i| (key(i), Some(vec![i as u8; 3]))).collect();
+        let root = commit(&store, &changes, 0);
+        let tree = StateTree::new(&store);
+        let (value, proof) = tree.get_with_proof(&key(7), 0).expect("proof");
+        assert_eq!(value, Some(vec![7; 3]));
+        assert_eq!(proof.verify(&root, &key(7), value.as_deref()), Ok(()));
+        // The value column changed under the tree (a corrupt or tampered store).
+        let mut batch = StoreBatch::default();
+        batch.put(
+            crate::store::Column::StateValues,
+            crate::store::value_key(&key(7), 0).to_vec(),
+            crate::store::encode_state_value(Some(&[9, 9, 9])),
+        );
+        store.write(batch).expect("write");
+        let error = tree
+            .get_with_proof(&key(7), 0)
+            .expect_err("a value its leaf does not hold");
+        assert!(
+            matches!(&error, StateTreeError::Tree(why) if why.contains("hashes to")),
+            "{error}"
+        );
+        // Other keys are unaffected.
+        assert!(tree.get_with_proof(&key(8), 0).is_ok());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Our walk gives jmt's proof, and value, for every key (present, absent under an
+        /// empty slot, absent beside a lone leaf) at every version of a tree grown over
+        /// several blocks, deletions among them, and jmt's root.
+        #[test]
+        fn proofs_are_jmts(
+            blocks in proptest::collection::vec(
+                proptest::collection::btree_map(
+                    0u32..600,
+                    proptest::option::weighted(0.9, proptest::collection::vec(any::<u8>(), 0..4)),
+                    0..120,
+                ),
+                1..5,
+            ),
+        ) {
+            let store = MemoryStore::new();
+            let mut roots = Vec::new();
+            for (version, block) in blocks.iter().enumerate() {
+                let changes: StateChanges = block.iter().map(|(i, v)| (key(*i), v.clone())).collect();
+                roots.push(commit(&store, &changes, version as u64));
+            }
+            let tree = StateTree::new(&store);
+            for (version, root) in roots.iter().enumerate() {
+                let version = version as u64;
+                let reader = JmtReader(&store);
+                let jmt_root = JellyfishMerkleTree::<_, Sha256>::new(&reader)
+                    .get_root_hash(version)
+                    .expect("jmt root");
+                prop_assert_eq!(tree.root(version).expect("root"), Some(Hash32(jmt_root.0)));
+                prop_assert_eq!(tree.root(version).expect("root"), Some(*root));
+                for i in (0u32..600).step_by(7) {
+                    let (value, proof) = tree.get_with_proof(&key(i), version).expect("proof");
+                    let (jmt_value, jmt_proof) = tree.get_with_jmt_proof(&key(i), version).expect("jmt proof");
+                    prop_assert_eq!(&value, &jmt_value);
+                    prop_assert_eq!(&proof, &StateProof::from_jmt(&jmt_proof).expect("ours"));
+                    prop_assert_eq!(proof.verify(root, &key(i), value.as_deref()), Ok(()));
+                }
+            }
+            prop_assert!(matches!(
+                tree.get_with_proof(&key(0), roots.len() as u64),
+                Err(StateTreeError::MissingVersion(_))
+            ));
         }
     }
 

@@ -263,7 +263,7 @@ fn a_block_executed_on_an_old_head_is_refused() {
 
 #[test]
 fn membership_change_moves_the_validator_set_at_the_next_height() {
-    let (_, mut chain) = memory_chain();
+    let (store, mut chain) = memory_chain();
     let admin = key(200);
     let newcomer_key = key(5);
     let newcomer = member(4, &newcomer_key, vec![Role::Validator]);
@@ -299,7 +299,24 @@ fn membership_change_moves_the_validator_set_at_the_next_height() {
     ));
     let four = sign_commit(&chain, &executed, &five[1..]);
     chain.commit(executed, &four).expect("commit");
-    assert_eq!(chain.validator_set(3).expect("read"), Some(new));
+    assert_eq!(chain.validator_set(3).expect("read"), Some(new.clone()));
+
+    // The chain keeps its sets in memory; reopened, it reads the same ones back.
+    let reopened = Chain::open(store, &test_genesis()).expect("reopen");
+    for height in 0..5 {
+        assert_eq!(
+            reopened.validator_set(height).expect("read"),
+            chain.validator_set(height).expect("read"),
+            "height {height}"
+        );
+    }
+    assert_eq!(reopened.validator_set(0).expect("read"), None);
+    assert_eq!(reopened.validator_set(1).expect("read"), Some(old));
+    assert_eq!(reopened.validator_set(4).expect("read"), Some(new));
+    assert_eq!(
+        reopened.validator_set_changes().expect("changes"),
+        vec![1, 2]
+    );
 }
 
 #[test]

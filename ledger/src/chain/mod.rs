@@ -18,6 +18,7 @@
 //! Versions of the state tree are heights: block `h` writes version `h`.
 
 mod nodes;
+mod validators;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,6 +26,7 @@ use std::sync::Mutex;
 use nodes::{CachedTree, NodeCache, ReadAhead, RecentNodes};
 pub use nodes::{NODE_CACHE_ENTRIES, RECENT_NODES};
 use serde::{Deserialize, Serialize};
+use validators::ValidatorSets;
 
 use crate::bytes::{Hash32, PublicKey};
 use crate::codec;
@@ -47,8 +49,6 @@ pub const META_HEAD: &[u8] = b"chain/head";
 pub const META_GENESIS: &[u8] = b"chain/genesis";
 /// `indexes` prefix of validator sets by the first height they apply to.
 pub const INDEX_VALIDATOR_SET: &[u8] = b"vset/";
-/// Most validator-set changes [`Chain::validator_set_changes`] returns.
-pub const MAX_VALIDATOR_SET_CHANGES: usize = 10_000;
 
 /// The last committed block (or genesis, at height 0).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,6 +261,8 @@ pub struct Chain<S> {
     nodes: NodeCache,
     /// State tree nodes recently written.
     recent: RecentNodes,
+    /// Every validator set, as the store's index holds them.
+    validators: ValidatorSets,
 }
 
 fn validator_set_key(height: Height) -> Vec<u8> {
@@ -304,7 +306,14 @@ impl<S: Store> Chain<S> {
                     head.height, head.state_root, root
                 )));
             }
-            return Ok(Chain::at_head(store, genesis_hash, genesis, head));
+            let validators = ValidatorSets::load(&store)?;
+            return Ok(Chain::at_head(
+                store,
+                genesis_hash,
+                genesis,
+                head,
+                validators,
+            ));
         }
 
         let changes =
@@ -316,21 +325,35 @@ impl<S: Store> Chain<S> {
             state_root,
             time_ms: genesis.genesis_time_ms,
         };
+        let validators = ValidatorSet::from_members(&genesis.members);
         let mut batch = StoreBatch::new();
         batch.put_state_nodes(&nodes);
         batch.put(
             Column::Indexes,
             validator_set_key(1),
-            codec::encode(&ValidatorSet::from_members(&genesis.members)),
+            codec::encode(&validators),
         );
         batch.put(Column::Meta, META_GENESIS, codec::encode(&genesis_hash));
         batch.put(Column::Meta, META_HEAD, codec::encode(&head));
         store.write(batch)?;
-        Ok(Chain::at_head(store, genesis_hash, genesis, head))
+        let validators = ValidatorSets::genesis(validators);
+        Ok(Chain::at_head(
+            store,
+            genesis_hash,
+            genesis,
+            head,
+            validators,
+        ))
     }
 
-    /// The chain over `store` at `head`, with empty caches.
-    fn at_head(store: S, genesis_hash: Hash32, genesis: &Genesis, head: ChainHead) -> Self {
+    /// The chain over `store` at `head` with these validator sets, and empty caches.
+    fn at_head(
+        store: S,
+        genesis_hash: Hash32,
+        genesis: &Genesis,
+        head: ChainHead,
+        validators: ValidatorSets,
+    ) -> Self {
         Chain {
             store,
             genesis_hash,
@@ -340,6 +363,7 @@ impl<S: Store> Chain<S> {
             cache: HeadCache::default(),
             nodes: NodeCache::default(),
             recent: RecentNodes::default(),
+            validators,
         }
     }
 
@@ -419,38 +443,14 @@ impl<S: Store> Chain<S> {
 
     /// The validator set that votes on block `height` (from height 1).
     pub fn validator_set(&self, height: Height) -> Result<Option<ValidatorSet>, ChainError> {
-        let found = self.store.floor(
-            Column::Indexes,
-            INDEX_VALIDATOR_SET,
-            &validator_set_key(height),
-        )?;
-        found
-            .map(|(_, bytes)| {
-                codec::decode(&bytes)
-                    .map_err(|e| ChainError::Corrupt(format!("validator set: {e}")))
-            })
-            .transpose()
+        Ok(self.validators.at(height).cloned())
     }
 
     /// The heights from which a new validator set applied, ascending; the first is 1
     /// (genesis). A proof bundle carries the header and commit of the block before each
     /// later one (the block whose `next_validators_hash` announced it).
     pub fn validator_set_changes(&self) -> Result<Vec<Height>, ChainError> {
-        let entries = self.store.scan_prefix(
-            Column::Indexes,
-            INDEX_VALIDATOR_SET,
-            MAX_VALIDATOR_SET_CHANGES,
-        )?;
-        entries
-            .iter()
-            .map(|(key, _)| {
-                let bytes: [u8; 8] = key
-                    .get(INDEX_VALIDATOR_SET.len()..)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| ChainError::Corrupt("validator set index key".into()))?;
-                Ok(u64::from_be_bytes(bytes))
-            })
-            .collect()
+        Ok(self.validators.changes().collect())
     }
 
     fn context(&self, time_ms: u64) -> BlockContext {
@@ -702,6 +702,9 @@ impl<S: Store> Chain<S> {
         }
         self.cache.committed(&executed.node_batch);
         self.recent.committed(executed.node_batch);
+        if let Some(next) = executed.next_validator_set {
+            self.validators.push(height + 1, next);
+        }
         self.head = head;
         Ok(())
     }

@@ -13,36 +13,48 @@ use crate::bytes::Hash32;
 use crate::state_tree::{
     node_key_at, runs_by_nibble, NodeView, StateTreeError, TreeBatch, TreeStore,
 };
-use crate::store::{decode_state_node, decode_state_node_view, Store};
+use crate::store::{
+    decode_state_node, decode_state_node_view, node_key, Column, Store, StoreError,
+};
 use crate::types::Height;
 
 /// Most state tree nodes the node cache holds (about 1 KiB each at most; the upper
 /// four levels of a tree of a million licences hold about 70,000 internal nodes).
 pub const NODE_CACHE_ENTRIES: usize = 131_072;
 
-/// State tree nodes recently read. jmt nodes never change once written (the key holds
-/// the version that wrote them), so a cached node is never stale and nothing needs
-/// invalidating. State proofs read the same upper nodes again and again: through the
-/// cache a licence's state proof took 35 µs instead of 75 µs (apply bench, 100k
-/// licences). Nodes a commit writes are not added (copying ~30,000 nodes per block cost
-/// more than it saved the next block's update); [`RecentNodes`] keeps them instead, in
-/// their stored form, and those that jmt reads (for a proof) come here once decoded.
+/// State tree nodes recently read by proofs and roots, in their stored form. jmt nodes
+/// never change once written (the key holds the version that wrote them), so a cached
+/// node is never stale and nothing needs invalidating. State proofs read the same upper
+/// nodes again and again: through the cache a licence's state proof took 35 µs instead
+/// of 75 µs (apply bench, 100k licences, with jmt's walk). Nodes a commit writes are not
+/// added (copying ~30,000 nodes per block cost more than it saved the next block's
+/// update); [`RecentNodes`] keeps them instead, and only nodes read from the store come
+/// here ([`CachedTree::read_node_view`]).
 #[derive(Debug, Default)]
 pub(super) struct NodeCache {
-    nodes: Mutex<HashMap<NodeKey, Node>>,
+    nodes: Mutex<HashMap<NodeKey, Vec<u8>>>,
 }
 
 impl NodeCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeKey, Node>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeKey, Vec<u8>>> {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn insert(&self, key: NodeKey, node: Node) {
+    fn insert(&self, key: NodeKey, bytes: Vec<u8>) {
         let mut nodes = self.lock();
         if nodes.len() >= NODE_CACHE_ENTRIES {
             nodes.clear();
         }
-        nodes.insert(key, node);
+        nodes.insert(key, bytes);
+    }
+
+    /// The node under `key` decoded by `decode`, if cached.
+    fn get<T>(
+        &self,
+        key: &NodeKey,
+        decode: impl FnOnce(&[u8]) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.lock().get(key).map(|bytes| decode(bytes)).transpose()
     }
 }
 
@@ -98,29 +110,22 @@ pub(super) struct CachedTree<'a, S> {
 }
 
 impl<S: Store> TreeStore for CachedTree<'_, S> {
-    /// The node for jmt (reads and proofs), from the node cache first: a node decoded
-    /// from a recent batch or read from the store goes into the cache, as jmt's form of
-    /// it costs more to build than to copy (a licence's state proof reads the same
-    /// upper nodes, most of them written by the last blocks, again and again).
+    /// The node for jmt (genesis and blocks that delete), from the recent batches, the
+    /// read-ahead, the node cache or the store, first found first.
     fn state_node(&self, key: &NodeKey) -> Result<Option<Node>, StateTreeError> {
         if let Some(ahead) = self.ahead {
             ahead.reached(key);
         }
-        if let Some(node) = self.cache.lock().get(key) {
-            return Ok(Some(node.clone()));
+        if let Some(bytes) = self.recent.get(key) {
+            return Ok(Some(decode_state_node(bytes)?));
         }
         if let Some(view) = self.ahead.and_then(|ahead| ahead.take(key)) {
             return Ok(Some(view.to_node()?));
         }
-        let node = match self.recent.get(key) {
-            Some(bytes) => decode_state_node(bytes)?,
-            None => match self.store.state_node(key)? {
-                Some(node) => node,
-                None => return Ok(None),
-            },
-        };
-        self.cache.insert(key.clone(), node.clone());
-        Ok(Some(node))
+        if let Some(node) = self.cache.get(key, decode_state_node)? {
+            return Ok(Some(node));
+        }
+        self.store.state_node(key)
     }
 
     /// The node for a tree update, never built as a jmt node, from the recent batches,
@@ -137,10 +142,28 @@ impl<S: Store> TreeStore for CachedTree<'_, S> {
         if let Some(view) = self.ahead.and_then(|ahead| ahead.take(key)) {
             return Ok(Some(*view));
         }
-        if let Some(view) = self.cache.lock().get(key).map(NodeView::of) {
+        if let Some(view) = self.cache.get(key, decode_state_node_view)? {
             return Ok(Some(view));
         }
         self.store.state_node_view(key)
+    }
+
+    /// The node for a proof or a root, from the recent batches, the node cache or the
+    /// store; one read from the store goes into the node cache, for the next proofs that
+    /// pass it.
+    fn read_node_view(&self, key: &NodeKey) -> Result<Option<NodeView>, StateTreeError> {
+        if let Some(bytes) = self.recent.get(key) {
+            return Ok(Some(decode_state_node_view(bytes)?));
+        }
+        if let Some(view) = self.cache.get(key, decode_state_node_view)? {
+            return Ok(Some(view));
+        }
+        let Some(bytes) = self.store.get(Column::StateNodes, &node_key(key))? else {
+            return Ok(None);
+        };
+        let view = decode_state_node_view(&bytes)?;
+        self.cache.insert(key.clone(), bytes);
+        Ok(Some(view))
     }
 
     fn state_value(
@@ -268,8 +291,8 @@ impl<S: Store> CachedTree<'_, S> {
         if let Some(bytes) = self.recent.get(&key) {
             return decode_state_node_view(bytes).ok();
         }
-        if let Some(node) = self.cache.lock().get(&key) {
-            return Some(NodeView::of(node));
+        if let Ok(Some(view)) = self.cache.get(&key, decode_state_node_view) {
+            return Some(view);
         }
         let view = self.store.state_node_view(&key).ok()??;
         ahead.put(key, Box::new(view.clone()));

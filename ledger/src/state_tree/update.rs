@@ -16,8 +16,8 @@ use jmt::Version;
 use sha2::Sha256;
 
 use super::{
-    internal_hash, nibble_at, node_key_at, runs_by_nibble, NodeView, StateProofLeaf,
-    StateTreeError, TreeStore, PLACEHOLDER_HASH,
+    nibble_at, node_key_at, range_hash, runs_by_nibble, NodeView, StateProofLeaf, StateTreeError,
+    TreeStore,
 };
 use crate::bytes::Hash32;
 use crate::store::{
@@ -96,24 +96,6 @@ fn by_nibble(kvs: &[KeyValueHash], depth: usize) -> impl Iterator<Item = (u8, &[
 /// is that child's own hash.
 fn slots_hash(slots: &Slots, (present, leaves): (u16, u16)) -> [u8; 32] {
     range_hash(slots, present, leaves, 0, 16)
-}
-
-fn range_hash(slots: &Slots, present: u16, leaves: u16, start: usize, width: usize) -> [u8; 32] {
-    let mask = (((1u32 << width) - 1) << start) as u16;
-    let (present_here, leaves_here) = (present & mask, leaves & mask);
-    if present_here == 0 {
-        return PLACEHOLDER_HASH.0;
-    }
-    if width == 1 || (present_here.count_ones() == 1 && leaves_here != 0) {
-        let slot = present_here.trailing_zeros() as usize;
-        return slots[slot]
-            .map(|(hash, _, _)| hash)
-            .unwrap_or(PLACEHOLDER_HASH.0);
-    }
-    let half = width / 2;
-    let left = range_hash(slots, present, leaves, start, half);
-    let right = range_hash(slots, present, leaves, start + half, half);
-    internal_hash(&Hash32(left), &Hash32(right)).0
 }
 
 impl<S: TreeStore + ?Sized> Update<'_, S> {
