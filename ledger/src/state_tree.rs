@@ -203,9 +203,28 @@ fn common_prefix_bits(a: &Hash32, b: &Hash32) -> usize {
     256
 }
 
-/// The mask of slots `start..start + width` of an internal node.
-fn slot_mask(start: usize, width: usize) -> u16 {
-    (((1u32 << width) - 1) << start) as u16
+/// What the slots `start..start + width` of an internal node hold, as jmt's hashing
+/// sees them (`present` and `leaves` the node's [`crate::store::slot_bitmaps`]).
+enum SlotRange {
+    /// No child.
+    Empty,
+    /// One child that stands for the whole range: a single leaf, or the one child of
+    /// a single slot. The range's hash is that child's.
+    Single(usize),
+    /// More: the range hashes as its two halves.
+    Split,
+}
+
+fn slot_range(present: u16, leaves: u16, start: usize, width: usize) -> SlotRange {
+    let mask = (((1u32 << width) - 1) << start) as u16;
+    let (present_here, leaves_here) = (present & mask, leaves & mask);
+    if present_here == 0 {
+        SlotRange::Empty
+    } else if width == 1 || (present_here.count_ones() == 1 && leaves_here != 0) {
+        SlotRange::Single(present_here.trailing_zeros() as usize)
+    } else {
+        SlotRange::Split
+    }
 }
 
 /// jmt's hash of the slots `start..start + width` of an internal node (`present` and
@@ -219,21 +238,18 @@ pub(crate) fn range_hash(
     start: usize,
     width: usize,
 ) -> [u8; 32] {
-    let mask = slot_mask(start, width);
-    let (present_here, leaves_here) = (present & mask, leaves & mask);
-    if present_here == 0 {
-        return PLACEHOLDER_HASH.0;
-    }
-    if width == 1 || (present_here.count_ones() == 1 && leaves_here != 0) {
-        let slot = present_here.trailing_zeros() as usize;
-        return slots[slot]
+    match slot_range(present, leaves, start, width) {
+        SlotRange::Empty => PLACEHOLDER_HASH.0,
+        SlotRange::Single(slot) => slots[slot]
             .map(|(hash, _, _)| hash)
-            .unwrap_or(PLACEHOLDER_HASH.0);
+            .unwrap_or(PLACEHOLDER_HASH.0),
+        SlotRange::Split => {
+            let half = width / 2;
+            let left = range_hash(slots, present, leaves, start, half);
+            let right = range_hash(slots, present, leaves, start + half, half);
+            internal_hash(&Hash32(left), &Hash32(right)).0
+        }
     }
-    let half = width / 2;
-    let left = range_hash(slots, present, leaves, start, half);
-    let right = range_hash(slots, present, leaves, start + half, half);
-    internal_hash(&Hash32(left), &Hash32(right)).0
 }
 
 /// One step of a proof's walk through an internal node: pushes the sibling hashes of
@@ -255,23 +271,15 @@ fn child_on_path(
         let width = 1usize << height;
         let child_start = usize::from(nibble) & !(width - 1);
         let sibling_start = child_start ^ width;
-        siblings.push(Hash32(range_hash(
-            slots,
-            present,
-            leaves,
-            sibling_start,
-            width,
-        )));
-        let mask = slot_mask(child_start, width);
-        let (present_here, leaves_here) = (present & mask, leaves & mask);
-        if present_here == 0 {
-            return None;
-        }
-        if width == 1 || (present_here.count_ones() == 1 && leaves_here != 0) {
-            return Some(present_here.trailing_zeros() as usize);
+        let sibling = range_hash(slots, present, leaves, sibling_start, width);
+        siblings.push(Hash32(sibling));
+        match slot_range(present, leaves, child_start, width) {
+            SlotRange::Empty => return None,
+            SlotRange::Single(slot) => return Some(slot),
+            SlotRange::Split => {}
         }
     }
-    // Width 1 (height 0) always returned above.
+    // A range of width 1 (height 0) is never split.
     None
 }
 

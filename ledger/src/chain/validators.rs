@@ -15,7 +15,7 @@ use crate::types::{Height, ValidatorSet};
 
 /// Every validator set of the chain, by the first height it votes on, ascending; the
 /// first applies from height 1 (the genesis members).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) struct ValidatorSets {
     sets: Vec<(Height, ValidatorSet)>,
 }
