@@ -11,12 +11,17 @@ use tongban_ledger::proof::{
 
 /// The worked example of `docs/spec/proof-format.md` §8: the active licence at height 3,
 /// one validator-set change (at height 2) since genesis.
-const EXAMPLE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/proof_example.json");
+const EXAMPLE_FILE: &str = "tests/proof_example.json";
 /// The genesis of the example, as `genesis.json`.
-const EXAMPLE_GENESIS_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/proof_example_genesis.json"
-);
+const EXAMPLE_GENESIS_FILE: &str = "tests/proof_example_genesis.json";
+
+/// `file` in this crate's folder, found when the test runs rather than when it was
+/// built: CI builds into a target folder shared with clones at other paths, and a test
+/// binary cargo reuses from one of those must still read this clone's files.
+fn in_crate(file: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
+    std::path::Path::new(&dir).join(file)
+}
 
 fn options() -> VerifyOptions<'static> {
     VerifyOptions {
@@ -76,16 +81,16 @@ fn golden_example() {
     let json = bundle.to_json_pretty().expect("json") + "\n";
     let genesis_json = serde_json::to_string_pretty(&genesis()).expect("json") + "\n";
     if std::env::var_os("TONGBAN_UPDATE_GOLDEN").is_some() {
-        std::fs::write(EXAMPLE_PATH, &json).expect("write example");
-        std::fs::write(EXAMPLE_GENESIS_PATH, &genesis_json).expect("write genesis");
+        std::fs::write(in_crate(EXAMPLE_FILE), &json).expect("write example");
+        std::fs::write(in_crate(EXAMPLE_GENESIS_FILE), &genesis_json).expect("write genesis");
     }
-    let golden = std::fs::read_to_string(EXAMPLE_PATH).expect("tests/proof_example.json");
+    let golden = std::fs::read_to_string(in_crate(EXAMPLE_FILE)).expect(EXAMPLE_FILE);
     assert_eq!(
         json, golden,
         "the bundle format changed; if on purpose, rerun with TONGBAN_UPDATE_GOLDEN=1 and update the spec"
     );
     let golden_genesis =
-        std::fs::read_to_string(EXAMPLE_GENESIS_PATH).expect("tests/proof_example_genesis.json");
+        std::fs::read_to_string(in_crate(EXAMPLE_GENESIS_FILE)).expect(EXAMPLE_GENESIS_FILE);
     assert_eq!(genesis_json, golden_genesis);
     // The files verify on their own, as a verifier in another language would use them.
     let parsed = ProofBundle::from_json(golden.as_bytes()).expect("parse");
