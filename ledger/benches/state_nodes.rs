@@ -34,7 +34,7 @@ fn block_nodes() -> Vec<(Node, Vec<u8>)> {
         .expect("apply");
     let mut batch = StoreBatch::new();
     batch.put_state_nodes(&nodes);
-    store.write(batch).expect("write");
+    store.write(&batch).expect("write");
     let (_, nodes) = StateTree::new(&store)
         .apply(&changes(EXISTING, BLOCK), 1)
         .expect("apply");

@@ -836,7 +836,7 @@ mod tests {
             .expect("apply");
         let mut batch = StoreBatch::default();
         batch.put_state_nodes(&nodes);
-        store.write(batch).expect("write");
+        store.write(&batch).expect("write");
         root
     }
 
@@ -1084,7 +1084,7 @@ mod tests {
             batch.put_state_nodes(
                 &TreeBatch::from_jmt(update.node_batch, version as u64).expect("batch"),
             );
-            store.write(batch).expect("write");
+            store.write(&batch).expect("write");
             roots.push(Hash32(root.0));
         }
         (store, roots)
@@ -1152,7 +1152,7 @@ mod tests {
             crate::store::value_key(&key(7), 0).to_vec(),
             crate::store::encode_state_value(Some(&[9, 9, 9])),
         );
-        store.write(batch).expect("write");
+        store.write(&batch).expect("write");
         let error = tree
             .get_with_proof(&key(7), 0)
             .expect_err("a value its leaf does not hold");

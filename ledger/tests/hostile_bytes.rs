@@ -134,7 +134,7 @@ fn stored_node_seeds() -> &'static [Vec<u8>] {
             }
             let mut batch = StoreBatch::new();
             batch.put_state_nodes(&nodes);
-            store.write(batch).expect("write");
+            store.write(&batch).expect("write");
         }
         seeds
     })

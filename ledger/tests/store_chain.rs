@@ -334,10 +334,12 @@ fn a_failed_write_stops_the_chain_and_the_disk_keeps_the_last_block() {
         .expect("propose");
     let commit = sign_commit(&chain, &executed, &validator_keys());
     store.fail_writes(true);
-    assert!(matches!(
-        chain.commit(executed.clone(), &commit),
-        Err(ChainError::Store(_))
-    ));
+    // The write lands behind the commit: its failure comes out of the wait for it, and
+    // from then on the chain refuses everything.
+    chain
+        .commit(executed.clone(), &commit)
+        .expect("the write starts");
+    assert!(matches!(chain.settle(), Err(ChainError::Store(_))));
     store.fail_writes(false);
     assert!(matches!(
         chain.commit(executed, &commit),
@@ -541,11 +543,90 @@ fn headers_are_read_apart_from_blocks_and_from_blocks_in_older_stores() {
     let mut batch = StoreBatch::new();
     batch.delete(Column::Headers, height_key(1));
     batch.delete(Column::Headers, height_key(2));
-    store.write(batch).expect("write");
+    store.write(&batch).expect("write");
     assert_eq!(
         store.get(Column::Headers, &height_key(2)).expect("read"),
         None
     );
     assert_eq!(chain.header(2).expect("read"), Some(built.block.header));
     assert_eq!(chain.header(3).expect("read"), None);
+}
+
+#[test]
+fn a_block_still_being_written_reads_as_committed_and_the_next_builds_on_it() {
+    // The chain writes a committed block behind (ADR 0024): until it lands, the chain
+    // answers from the block's batch, and the next block executes on top of it.
+    use tongban_ledger::store::Store;
+    let (store, mut chain) = memory_chain();
+    let (_, mut other) = memory_chain();
+    for records in [vec![publish_type_record(1)], issue_records(2, 16)] {
+        let built = commit_block(&mut chain, &records);
+        let commit = chain.commit_at(built.block.header.height).expect("read");
+        let validated = other.validate(built.block, &|_| false).expect("valid");
+        other
+            .commit(validated, &commit.expect("commit"))
+            .expect("commit");
+    }
+
+    let records = issue_records(3, 16);
+    let executed = chain
+        .propose(&records, block_time(3), public_key(&key(1)), &|_| false)
+        .expect("propose");
+    let commit = sign_commit(&chain, &executed, &validator_keys());
+    store.hold_writes(true);
+    chain.commit(executed.clone(), &commit).expect("commit");
+    // Not in the store yet, but the chain reads it all.
+    assert_eq!(store.block(3).expect("read"), None);
+    assert_eq!(chain.head().height, 3);
+    assert_eq!(
+        chain.block(3).expect("read").map(|b| b.header),
+        Some(executed.block.header.clone())
+    );
+    assert_eq!(chain.commit_at(3).expect("read"), Some(commit.clone()));
+    let record = chain
+        .record(&records[5].hash())
+        .expect("read")
+        .expect("record");
+    assert_eq!(record.location.height, 3);
+    let RecordBody::IssueLicence { licence_id, .. } = &records[5].payload.body else {
+        panic!("an issue record");
+    };
+    assert!(chain.licence(licence_id).expect("read").is_some());
+    let (value, proof) = chain
+        .state_proof(&keys::licence(licence_id), 3)
+        .expect("proof");
+    proof
+        .verify(
+            &executed.block.header.state_root,
+            &keys::licence(licence_id),
+            value.as_deref(),
+        )
+        .expect("the proof holds against the block's root");
+    // The next block executes on the one in flight (its authors' nonces follow on)
+    // and is the block a chain that had it on disk accepts.
+    let next = chain
+        .propose(
+            &issue_records(4, 16),
+            block_time(4),
+            public_key(&key(1)),
+            &|_| false,
+        )
+        .expect("propose on the block in flight");
+    assert_eq!(next.block.records.len(), 16);
+    let validated = other.validate(executed.block, &|_| false).expect("valid");
+    other.commit(validated, &commit).expect("commit");
+    other
+        .validate(next.block.clone(), &|_| false)
+        .expect("the same block as on a landed chain");
+
+    // Released, it lands; reopened, the store has it.
+    store.hold_writes(false);
+    chain.settle().expect("lands");
+    assert_eq!(
+        store.header(3).expect("read"),
+        Some(chain.header(3).expect("read").expect("header"))
+    );
+    drop(chain);
+    let reopened = Chain::open(store, &test_genesis()).expect("reopen");
+    assert_eq!(reopened.head().height, 3);
 }

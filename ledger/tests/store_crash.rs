@@ -2,8 +2,8 @@
 //! killed with SIGKILL at random moments; after each kill the parent reopens the
 //! directory and checks that
 //!
-//! - every block the child reported committed (reported only after `commit` returned)
-//!   is on disk: nothing committed is lost;
+//! - every block the child reported committed (reported only after `commit` returned
+//!   and its write landed, `Chain::settle`) is on disk: nothing committed is lost;
 //! - the head is a whole block: block, commit and head agree, and the state root of
 //!   the head equals a recomputation that re-executes every block on disk from genesis
 //!   on a fresh in-memory chain;
@@ -56,6 +56,8 @@ fn crash_child() {
             issue_records(height, RECORDS_PER_BLOCK)
         };
         commit_block(&mut chain, &records);
+        // Committed means on disk: the write lands behind `commit` (ADR 0024).
+        chain.settle().expect("settle");
         let mut out = stdout.lock();
         writeln!(out, "committed {height} {}", chain.head().state_root).expect("stdout");
         out.flush().expect("flush");
@@ -180,7 +182,7 @@ fn killed_writer_loses_nothing_committed_and_recovers_whole_blocks() {
         // And it is what re-executing the blocks on disk from genesis gives.
         let store = chain.store();
         assert_eq!(
-            recompute(store, head.height),
+            recompute(store.inner(), head.height),
             head.state_root,
             "kill {kill}"
         );

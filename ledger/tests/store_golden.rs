@@ -25,7 +25,7 @@ fn two_key_store() -> (MemoryStore, Hash32, StoreBatch) {
     let (root, nodes) = StateTree::new(&store).apply(&changes, 0).expect("apply");
     let mut batch = StoreBatch::new();
     batch.put_state_nodes(&nodes);
-    store.write(batch.clone()).expect("write");
+    store.write(&batch).expect("write");
     (store, root, batch)
 }
 
@@ -97,7 +97,7 @@ fn nodes_stored_before_the_compact_form_still_read() {
         hex::decode(GOLDEN_NODES[0].1).expect("hex"),
         old,
     );
-    store.write(batch).expect("write");
+    store.write(&batch).expect("write");
     let (value, proof) = StateTree::new(&store)
         .get_with_proof(&Hash32([0x00; 32]), 0)
         .expect("proof");

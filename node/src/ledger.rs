@@ -191,6 +191,24 @@ impl Ledger {
         self.chain.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The chain once its head is on disk: what the API reads, so that nothing it
+    /// shows could still be lost in a crash (the head's write lands behind the commit,
+    /// ADR 0024).
+    fn read_settled(
+        &self,
+    ) -> Result<std::sync::RwLockReadGuard<'_, Chain<RocksStore>>, LedgerError> {
+        let chain = self.read();
+        chain.settle()?;
+        Ok(chain)
+    }
+
+    /// Waits until every committed block is on disk.
+    pub fn settle(&self) -> Result<(), LedgerError> {
+        // Waited for without the chain's lock, which the next commit needs.
+        let in_flight = self.read().in_flight();
+        Ok(in_flight.wait()?)
+    }
+
     /// The chain id.
     pub fn chain_id(&self) -> &str {
         &self.chain_id
@@ -337,7 +355,8 @@ impl Ledger {
         }
     }
 
-    /// Commits a block with its commit (one atomic, synced write).
+    /// Commits a block with its commit (one atomic, synced write, landing behind: see
+    /// [`Self::settle`]).
     pub fn commit_block(
         &self,
         block: &Block,
@@ -382,19 +401,19 @@ impl Ledger {
 
     /// A licence at the head.
     pub fn licence(&self, id: &LicenceId) -> Result<(Height, Option<LicenceRecord>), LedgerError> {
-        let chain = self.read();
+        let chain = self.read_settled()?;
         Ok((chain.head().height, chain.licence(id)?))
     }
 
     /// A case at the head.
     pub fn case(&self, id: &CaseId) -> Result<(Height, Option<CaseRecord>), LedgerError> {
-        let chain = self.read();
+        let chain = self.read_settled()?;
         Ok((chain.head().height, chain.case(id)?))
     }
 
     /// Members, admins, validators and parameters at the head.
     pub fn members(&self) -> Result<MembersView, LedgerError> {
-        let chain = self.read();
+        let chain = self.read_settled()?;
         let state = chain.state();
         Ok(MembersView {
             height: chain.head().height,
@@ -407,7 +426,7 @@ impl Ledger {
 
     /// The catalogue at the head.
     pub fn catalog(&self) -> Result<CatalogView, LedgerError> {
-        let chain = self.read();
+        let chain = self.read_settled()?;
         let state = chain.state();
         let (licence_types, items) = execute::read_catalog(&state)?;
         Ok(CatalogView {
@@ -419,7 +438,7 @@ impl Ledger {
 
     /// A committed block and its commit.
     pub fn block(&self, height: Height) -> Result<Option<(Block, Commit)>, LedgerError> {
-        let chain = self.read();
+        let chain = self.read_settled()?;
         let Some(block) = chain.block(height)? else {
             return Ok(None);
         };
@@ -437,7 +456,7 @@ impl Ledger {
 
     /// A committed record with its inclusion proof.
     pub fn record(&self, hash: &Hash32) -> Result<Option<FoundRecord>, LedgerError> {
-        let chain = self.read();
+        let chain = self.read_settled()?;
         Ok(chain.record(hash)?.map(|found| FoundRecord {
             record: found.record,
             height: found.location.height,
@@ -455,7 +474,7 @@ impl Ledger {
         id: &LicenceId,
         now_ms: u64,
     ) -> Result<Option<ProofBundle>, LedgerError> {
-        let chain = self.read();
+        let chain = self.read_settled()?;
         match licence_bundle(&chain, id, now_ms) {
             Ok(bundle) => Ok(Some(bundle)),
             Err(ChainBundleError::NoBlocks) => Ok(None),

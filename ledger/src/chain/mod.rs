@@ -8,8 +8,11 @@
 //!   nodes to write. Nothing is written.
 //! - [`Chain::commit`] checks the commit's quorum and writes everything of one block
 //!   (block, commit, record index, state nodes, validator-set change, head) in one
-//!   atomic, synced write batch. If that write fails, the chain refuses all further
-//!   commits: the node must stop and restart from the disk.
+//!   atomic, synced write batch. The write runs behind: `commit` returns once it has
+//!   started, the next block executes meanwhile and reads this one from the batch, and
+//!   the next write of any kind waits for it; [`Chain::settle`] waits until it is on
+//!   disk (ADR 0024). If that write fails, the chain refuses all further commits: the
+//!   node must stop and restart from the disk.
 //! - Reads: current state (licences, cases, members), blocks, commits, records with
 //!   their inclusion proofs, and the inputs of a proof bundle (a value with its
 //!   [`StateProof`] at a height, headers, commits, validator sets and the heights at
@@ -37,6 +40,7 @@ use crate::merkle::{self, InclusionProof};
 use crate::proof::{self, CommitError};
 use crate::state::{StateReadError, StateReader};
 use crate::state_tree::{StateProof, StateTree, StateTreeError, TreeBatch, TreeStore};
+use crate::store::behind::{InFlight, WriteBehind};
 use crate::store::{self, Column, RecordLocation, Store, StoreBatch, StoreError};
 use crate::types::{
     Block, BlockHeader, CaseRecord, Commit, Genesis, Height, LicenceRecord, Member, SignedRecord,
@@ -250,7 +254,8 @@ pub struct CommittedRecord {
 /// The chain over a store.
 #[derive(Debug)]
 pub struct Chain<S> {
-    store: S,
+    /// The store, a committed block's write running behind (ADR 0024).
+    store: WriteBehind<S>,
     genesis_hash: Hash32,
     chain_id: String,
     head: ChainHead,
@@ -278,10 +283,11 @@ fn invalid_block(height: Height, reason: impl Into<String>) -> ChainError {
     }
 }
 
-impl<S: Store> Chain<S> {
+impl<S: Store + 'static> Chain<S> {
     /// Opens the chain in `store`: applies `genesis` if the store is empty, otherwise
     /// recovers the last committed block and checks the store is for this genesis.
     pub fn open(store: S, genesis: &Genesis) -> Result<Self, ChainError> {
+        let store = WriteBehind::new(store);
         let genesis_hash = genesis.hash();
         if let Some(stored) = store.meta(META_GENESIS)? {
             let stored: Hash32 = codec::decode(&stored)
@@ -335,7 +341,7 @@ impl<S: Store> Chain<S> {
         );
         batch.put(Column::Meta, META_GENESIS, codec::encode(&genesis_hash));
         batch.put(Column::Meta, META_HEAD, codec::encode(&head));
-        store.write(batch)?;
+        store.write(&batch)?;
         let validators = ValidatorSets::genesis(validators);
         Ok(Chain::at_head(
             store,
@@ -348,7 +354,7 @@ impl<S: Store> Chain<S> {
 
     /// The chain over `store` at `head` with these validator sets, and empty caches.
     fn at_head(
-        store: S,
+        store: WriteBehind<S>,
         genesis_hash: Hash32,
         genesis: &Genesis,
         head: ChainHead,
@@ -369,7 +375,7 @@ impl<S: Store> Chain<S> {
 
     /// The store seen through the chain's nodes in memory (and, for an update, the
     /// nodes read ahead for it), for a [`StateTree`].
-    fn cached<'a>(&'a self, ahead: Option<&'a ReadAhead>) -> CachedTree<'a, S> {
+    fn cached<'a>(&'a self, ahead: Option<&'a ReadAhead>) -> CachedTree<'a, WriteBehind<S>> {
         CachedTree {
             store: &self.store,
             recent: &self.recent,
@@ -412,9 +418,23 @@ impl<S: Store> Chain<S> {
         }
     }
 
-    /// The store (for the node's own meta entries, e.g. the consensus safety state).
-    pub fn store(&self) -> &S {
+    /// The store (for the node's own meta entries, e.g. the consensus safety state):
+    /// reads see the block being written, a synced write waits for it.
+    pub fn store(&self) -> &WriteBehind<S> {
         &self.store
+    }
+
+    /// Waits until every committed block is on disk ([`Self::commit`] returns once
+    /// its block's write has started): for whoever must not report a block committed
+    /// before a crash could no longer lose it.
+    pub fn settle(&self) -> Result<(), ChainError> {
+        Ok(self.store.settle()?)
+    }
+
+    /// The blocks committed so far, to wait for ([`InFlight::wait`]) without holding
+    /// the chain.
+    pub fn in_flight(&self) -> InFlight {
+        self.store.in_flight()
     }
 
     /// The last committed block.
@@ -433,7 +453,7 @@ impl<S: Store> Chain<S> {
     }
 
     /// A reader of the committed state at the head.
-    pub fn state(&self) -> VersionReader<'_, S> {
+    pub fn state(&self) -> VersionReader<'_, WriteBehind<S>> {
         VersionReader {
             store: &self.store,
             version: self.head.height,
@@ -462,7 +482,7 @@ impl<S: Store> Chain<S> {
     }
 
     fn check_usable(&self) -> Result<(), ChainError> {
-        if self.failed {
+        if self.failed || self.store.failure().is_some() {
             return Err(ChainError::Failed);
         }
         Ok(())
@@ -660,7 +680,9 @@ impl<S: Store> Chain<S> {
     }
 
     /// Commits an executed block with its commit: one atomic, synced write of block,
-    /// commit, record index, state tree version, validator-set change and head.
+    /// commit, record index, state tree version, validator-set change and head, started
+    /// here and landing behind (see [`Self::settle`]). An error may be the failure of
+    /// the previous block's write.
     pub fn commit(&mut self, executed: ExecutedBlock, commit: &Commit) -> Result<(), ChainError> {
         self.check_usable()?;
         if executed.parent != self.head.block_hash {
@@ -694,9 +716,12 @@ impl<S: Store> Chain<S> {
             );
         }
         batch.put(Column::Meta, META_HEAD, codec::encode(&head));
-        if let Err(e) = self.store.write(batch) {
-            // Whether any of it reached the disk is now unknown to us (RocksDB says
-            // all or nothing, but we cannot tell which): stop and recover on restart.
+        // Written behind: the next block executes meanwhile, reading this one from
+        // the batch until it lands; the next write of any kind waits for it.
+        if let Err(e) = self.store.write_behind(batch) {
+            // The block before failed to land (or this one could not start): whether
+            // any of it reached the disk is unknown to us (RocksDB says all or
+            // nothing, but we cannot tell which): stop and recover on restart.
             self.failed = true;
             return Err(e.into());
         }

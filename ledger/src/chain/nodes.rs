@@ -341,7 +341,7 @@ mod tests {
         ) -> Result<Vec<Entry>, StoreError> {
             self.inner.scan_prefix(column, prefix, limit)
         }
-        fn write(&self, batch: StoreBatch) -> Result<(), StoreError> {
+        fn write(&self, batch: &StoreBatch) -> Result<(), StoreError> {
             self.inner.write(batch)
         }
     }
@@ -361,7 +361,7 @@ mod tests {
             .expect("apply");
         let mut batch = StoreBatch::new();
         batch.put_state_nodes(&nodes);
-        store.write(batch).expect("write");
+        store.write(&batch).expect("write");
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub enum ChainBundleError {
 }
 
 /// A bundle for licence `id` at the chain's head, built at `now_ms`.
-pub fn licence_bundle<S: Store>(
+pub fn licence_bundle<S: Store + 'static>(
     chain: &Chain<S>,
     id: &LicenceId,
     now_ms: u64,

@@ -278,7 +278,7 @@ mod tests {
             prop_assert!(nodes.nodes().windows(2).all(|pair| pair[0].0 < pair[1].0));
             let mut batch = StoreBatch::new();
             batch.put_state_nodes(&nodes);
-            store.write(batch).expect("write");
+            store.write(&batch).expect("write");
             for (index, changes) in blocks.iter().enumerate() {
                 let version = index as u64 + 1;
                 let kvs: Vec<KeyValueHash> = changes
@@ -301,7 +301,7 @@ mod tests {
                 prop_assert_eq!(ours.as_slice(), theirs.nodes());
                 let mut batch = StoreBatch::new();
                 batch.put_state_nodes(&theirs);
-                store.write(batch).expect("write");
+                store.write(&batch).expect("write");
             }
         }
     }

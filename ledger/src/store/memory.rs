@@ -1,12 +1,13 @@
 //! The in-memory [`Store`]: for unit tests and the deterministic simulator only.
 //!
 //! Same semantics as the RocksDB store (atomic batches, floor reads, bounded scans),
-//! nothing durable. It can be told to fail writes, to test that callers stop.
+//! nothing durable. It can be told to fail writes, to test that callers stop, and to
+//! hold writes until released, to test readers of a write in flight.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::RwLock;
+use std::sync::{Condvar, Mutex, RwLock};
 
 use super::{Column, Entry, Store, StoreBatch, StoreError, MAX_SCAN_ENTRIES};
 
@@ -17,6 +18,8 @@ type Table = BTreeMap<Vec<u8>, Vec<u8>>;
 pub struct MemoryStore {
     tables: RwLock<[Table; Column::ALL.len()]>,
     fail_writes: AtomicBool,
+    hold: Mutex<bool>,
+    released: Condvar,
 }
 
 impl MemoryStore {
@@ -28,6 +31,12 @@ impl MemoryStore {
     /// From now on, every write fails (as a full disk would) and changes nothing.
     pub fn fail_writes(&self, fail: bool) {
         self.fail_writes.store(fail, Ordering::SeqCst);
+    }
+
+    /// While `hold`, every write waits (before it changes anything) until released.
+    pub fn hold_writes(&self, hold: bool) {
+        *self.hold.lock().unwrap_or_else(|e| e.into_inner()) = hold;
+        self.released.notify_all();
     }
 
     /// Number of entries in a column (for tests).
@@ -84,7 +93,12 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn write(&self, batch: StoreBatch) -> Result<(), StoreError> {
+    fn write(&self, batch: &StoreBatch) -> Result<(), StoreError> {
+        let mut held = self.hold.lock().map_err(poisoned)?;
+        while *held {
+            held = self.released.wait(held).map_err(poisoned)?;
+        }
+        drop(held);
         if self.fail_writes.load(Ordering::SeqCst) {
             return Err(StoreError::Backend("injected write failure".into()));
         }
@@ -115,7 +129,7 @@ mod tests {
         batch.put(Column::Indexes, b"a/1".to_vec(), b"x".to_vec());
         batch.put(Column::Indexes, b"a/3".to_vec(), b"y".to_vec());
         batch.put(Column::Indexes, b"b/0".to_vec(), b"z".to_vec());
-        store.write(batch).expect("write");
+        store.write(&batch).expect("write");
         let floor = |k: &[u8]| {
             store
                 .floor(Column::Indexes, b"a/", k)
@@ -147,7 +161,7 @@ mod tests {
         store.fail_writes(true);
         let mut batch = StoreBatch::new();
         batch.put(Column::Meta, b"k".to_vec(), b"v".to_vec());
-        assert!(store.write(batch).is_err());
+        assert!(store.write(&batch).is_err());
         assert!(store.is_empty());
     }
 }

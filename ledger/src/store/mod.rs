@@ -33,6 +33,7 @@ use crate::codec;
 use crate::state_tree::{NodeView, StateTreeError, TreeBatch, TreeStore};
 use crate::types::{Block, BlockHeader, Commit, Height};
 
+pub mod behind;
 pub mod memory;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
@@ -99,7 +100,7 @@ impl Column {
 }
 
 /// A storage failure. The node stops on any of these.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The storage engine failed (I/O, a full disk, a locked directory).
     #[error("storage backend: {0}")]
@@ -676,14 +677,14 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Entry>, StoreError>;
 
     /// Applies `batch` atomically and durably (synced to disk before returning).
-    fn write(&self, batch: StoreBatch) -> Result<(), StoreError>;
+    fn write(&self, batch: &StoreBatch) -> Result<(), StoreError>;
 
     /// Puts one `meta` entry, synced before returning: for the consensus safety
     /// state, which must be on disk before a vote leaves the node.
     fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let mut batch = StoreBatch::new();
         batch.put(Column::Meta, key, value);
-        self.write(batch)
+        self.write(&batch)
     }
 
     /// The `meta` entry under `key`.
@@ -771,7 +772,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     ) -> Result<Vec<Entry>, StoreError> {
         (**self).scan_prefix(column, prefix, limit)
     }
-    fn write(&self, batch: StoreBatch) -> Result<(), StoreError> {
+    fn write(&self, batch: &StoreBatch) -> Result<(), StoreError> {
         (**self).write(batch)
     }
 }
@@ -965,7 +966,7 @@ mod tests {
                     prop_assert_eq!(*key, layout.as_slice());
                     prop_assert_eq!(*value, Some(stored.as_slice()));
                 }
-                store.write(batch).expect("write");
+                store.write(&batch).expect("write");
             }
         }
 
@@ -1036,7 +1037,7 @@ mod tests {
             prop_assert_eq!(batch.len(), hashes.len());
             prop_assert!(batch.ops().windows(2).all(|pair| pair[0].key <= pair[1].key));
             let store = MemoryStore::new();
-            store.write(batch).expect("write");
+            store.write(&batch).expect("write");
             for hash in &hashes {
                 let last = hashes.iter().rposition(|h| h == hash).expect("present");
                 let location = store.record_location(hash).expect("read").expect("stored");

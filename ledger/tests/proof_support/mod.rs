@@ -155,7 +155,7 @@ impl MemoryTree {
             .expect("apply");
         let mut batch = StoreBatch::default();
         batch.put_state_nodes(&nodes);
-        self.store.write(batch).expect("write");
+        self.store.write(&batch).expect("write");
         root
     }
 

@@ -30,7 +30,7 @@ pub fn validator_keys() -> Vec<SigningKey> {
 }
 
 /// A commit of `executed` signed by `signers` (all validators by default).
-pub fn sign_commit<S: Store>(
+pub fn sign_commit<S: Store + 'static>(
     chain: &Chain<S>,
     executed: &ExecutedBlock,
     signers: &[SigningKey],
@@ -105,8 +105,12 @@ pub fn block_time(height: u64) -> u64 {
     T0 + height * 1_000
 }
 
-/// Proposes, signs and commits one block of `records`; returns the committed block.
-pub fn commit_block<S: Store>(chain: &mut Chain<S>, records: &[SignedRecord]) -> ExecutedBlock {
+/// Proposes, signs and commits one block of `records` and waits until it is on disk
+/// (so that tests may read the store beneath the chain); returns the committed block.
+pub fn commit_block<S: Store + 'static>(
+    chain: &mut Chain<S>,
+    records: &[SignedRecord],
+) -> ExecutedBlock {
     let height = chain.head().height + 1;
     let proposer = public_key(&key(1));
     let executed = chain
@@ -114,5 +118,6 @@ pub fn commit_block<S: Store>(chain: &mut Chain<S>, records: &[SignedRecord]) ->
         .expect("propose");
     let commit = sign_commit(chain, &executed, &validator_keys());
     chain.commit(executed.clone(), &commit).expect("commit");
+    chain.settle().expect("the block lands");
     executed
 }
