@@ -498,6 +498,60 @@ mod tests {
     }
 
     #[test]
+    fn overlay_lookups_agree_with_a_sorted_map() {
+        // Keys over a tiny alphabet, of many lengths, some sharing a long prefix (as a
+        // version's state tree nodes do) and some not: every floor and get through the
+        // overlay's index (unsorted puts, repeated keys: the last wins) must be what a
+        // plain sorted map gives.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut random_key = |shared: &[u8]| {
+            let mut key = if next(2) == 0 {
+                shared.to_vec()
+            } else {
+                Vec::new()
+            };
+            for _ in 0..next(12) {
+                key.push(next(3) as u8);
+            }
+            key
+        };
+        for shared in [&b""[..], &[0, 0, 0, 7][..], &[1; 12][..]] {
+            let mut batch = StoreBatch::new();
+            let mut map = std::collections::BTreeMap::new();
+            for n in 0..300u32 {
+                let key = random_key(shared);
+                batch.put(Column::StateNodes, key.clone(), n.to_be_bytes().to_vec());
+                map.insert(key, n.to_be_bytes().to_vec());
+            }
+            let overlay = Overlay::new(batch);
+            for _ in 0..3_000 {
+                let query = random_key(shared);
+                let expected = map
+                    .range(..=query.clone())
+                    .next_back()
+                    .map(|(k, v)| (k.as_slice(), v.as_slice()));
+                assert_eq!(
+                    overlay.floor(Column::StateNodes, b"", &query),
+                    expected,
+                    "floor {query:?}"
+                );
+                assert_eq!(
+                    overlay.get(Column::StateNodes, &query),
+                    map.get(&query).map(Vec::as_slice),
+                    "get {query:?}"
+                );
+            }
+            assert_eq!(overlay.floor(Column::Meta, b"", b"anything"), None);
+        }
+    }
+
+    #[test]
     fn a_synced_write_waits_for_the_batch_in_flight() {
         let store = Arc::new(opened_with(&[]));
         let mut first = StoreBatch::new();
