@@ -154,6 +154,10 @@ impl<S: Store + 'static> WriteBehind<S> {
             let mut state = self.flight.lock();
             state.ended += 1;
             state.overlay = None;
+            drop(state);
+            // Whoever waits for this write now finds it ended (and the caller hears
+            // why; the batch was not written).
+            self.flight.landed.notify_all();
             return Err(StoreError::Backend(format!(
                 "cannot start the writing thread: {e}"
             )));
