@@ -101,9 +101,7 @@ impl RocksStore {
         }
         Ok(())
     }
-}
 
-impl RocksStore {
     /// Writes a consistent copy of the store as it is now to `dir` (which must not
     /// exist): SST files hard-linked where `dir` is on the same file system, the rest
     /// copied. A RocksDB directory of its own, for [`RocksStore::open`]: a backup, or a
@@ -334,8 +332,6 @@ mod tests {
         );
     }
 
-    /// Every column's writes land in that column (the write looks its handles up once,
-    /// by position).
     #[test]
     fn a_checkpoint_is_a_store_of_its_own_as_of_then() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -361,6 +357,8 @@ mod tests {
         assert_eq!(store.meta(b"head").expect("read"), Some(b"3".to_vec()));
     }
 
+    /// Every column's writes land in that column (the write looks its handles up once,
+    /// by position).
     #[test]
     fn each_column_keeps_its_own_entries() {
         let dir = tempfile::tempdir().expect("tempdir");
