@@ -494,8 +494,31 @@ pub struct TreeBatch {
     version: Version,
     /// Every node's key and stored bytes, sorted by key, no repeats.
     nodes: Vec<(NodeKey, Vec<u8>)>,
+    /// [`packed_node_key`] of each node, in the same order: what [`Self::node`] searches
+    /// (a search over the keys themselves compared two byte vectors at every step, a
+    /// twentieth of a tree update's time).
+    index: Vec<u128>,
     /// Every key written and its new value (`None`: deleted), sorted by key.
     values: Vec<(Hash32, Option<Vec<u8>>)>,
+}
+
+/// Nibbles of a path that [`packed_node_key`] holds: every path of a tree of fewer than
+/// about 16^30 keys, so in practice all of them.
+const PACKED_NIBBLES: usize = 30;
+
+/// A node key within its version packed in 128 bits, ordered as the keys are: the
+/// path's nibble count in the top byte, then the path's first [`PACKED_NIBBLES`]
+/// nibbles. Exact for paths no longer than that; longer paths that agree on their first
+/// nibbles pack alike (and are then told apart by their keys).
+fn packed_node_key(key: &NodeKey) -> u128 {
+    let path = key.nibble_path();
+    let nibbles = path.num_nibbles();
+    // A path is at most 64 nibbles long.
+    let mut packed = u128::from(u8::try_from(nibbles).unwrap_or(u8::MAX)) << 120;
+    for i in 0..nibbles.min(PACKED_NIBBLES) {
+        packed |= u128::from(u8::from(path.get_nibble(i))) << (116 - 4 * i);
+    }
+    packed
 }
 
 impl TreeBatch {
@@ -514,15 +537,34 @@ impl TreeBatch {
         &self.values
     }
 
+    /// A batch of `version` with these nodes and values, each sorted by key.
+    fn new(
+        version: Version,
+        nodes: Vec<(NodeKey, Vec<u8>)>,
+        values: Vec<(Hash32, Option<Vec<u8>>)>,
+    ) -> Self {
+        let index = nodes.iter().map(|(key, _)| packed_node_key(key)).collect();
+        TreeBatch {
+            version,
+            nodes,
+            index,
+            values,
+        }
+    }
+
     /// The stored bytes of the node under `key`, if the batch wrote it.
     pub fn node(&self, key: &NodeKey) -> Option<&[u8]> {
         if key.version() != self.version {
             return None;
         }
-        self.nodes
-            .binary_search_by(|(k, _)| k.cmp(key))
-            .ok()
-            .map(|at| self.nodes[at].1.as_slice())
+        let packed = packed_node_key(key);
+        let first = self.index.partition_point(|at| *at < packed);
+        self.index[first..]
+            .iter()
+            .take_while(|at| **at == packed)
+            .zip(&self.nodes[first..])
+            .find(|(_, (k, _))| k == key)
+            .map(|(_, (_, bytes))| bytes.as_slice())
     }
 
     /// jmt's batch for `version`, in stored form.
@@ -545,11 +587,7 @@ impl TreeBatch {
                 }
             })
             .collect::<Result<_, _>>()?;
-        Ok(TreeBatch {
-            version,
-            nodes,
-            values,
-        })
+        Ok(TreeBatch::new(version, nodes, values))
     }
 }
 
@@ -681,14 +719,7 @@ impl<'a, S: TreeStore + ?Sized> StateTree<'a, S> {
             .iter()
             .map(|(key, value)| (*key, value.clone()))
             .collect();
-        Ok((
-            root,
-            TreeBatch {
-                version,
-                nodes,
-                values,
-            },
-        ))
+        Ok((root, TreeBatch::new(version, nodes, values)))
     }
 
     /// The root at `version`, or `None` if that version was never written.
@@ -1255,6 +1286,46 @@ mod tests {
                 // The honest proof of the true value always verifies.
                 let honest = JmtProofMirror::from_jmt(&jmt_proof).expect("mirror").to_state_proof();
                 prop_assert_eq!(honest.verify(&root, &k, value.as_deref()), Ok(()));
+            }
+        }
+    }
+
+    proptest! {
+        /// `TreeBatch::node` finds exactly the batch's nodes: paths of every length, many
+        /// of them longer than the packed key holds and alike in their first nibbles.
+        #[test]
+        fn a_batch_finds_exactly_its_nodes(
+            stem in proptest::collection::vec(0u8..16, 40),
+            tails in proptest::collection::vec(proptest::collection::vec(0u8..16, 0..=34), 1..60),
+            lengths in proptest::collection::vec(0usize..=64, 1..60),
+            probes in proptest::collection::vec(proptest::collection::vec(0u8..16, 0..=64), 0..40),
+        ) {
+            let version = 7;
+            // Paths on a shared 30-nibble stem, and paths of random lengths.
+            let mut paths: Vec<Vec<u8>> = tails
+                .iter()
+                .map(|tail| stem[..30].iter().chain(tail).copied().collect())
+                .collect();
+            paths.extend(lengths.iter().map(|&n| {
+                (0..n).map(|i| stem[i % stem.len()] ^ (n as u8 & 15)).collect()
+            }));
+            let mut nodes: Vec<(NodeKey, Vec<u8>)> = paths
+                .iter()
+                .map(|p| (node_key_at(version, p), p.clone()))
+                .collect();
+            nodes.sort_by(|a, b| a.0.cmp(&b.0));
+            nodes.dedup_by(|a, b| a.0 == b.0);
+            let batch = TreeBatch::new(version, nodes.clone(), Vec::new());
+            for (key, bytes) in &nodes {
+                prop_assert_eq!(batch.node(key), Some(bytes.as_slice()));
+                let other_version = NodeKey::new(version + 1, key.nibble_path().clone());
+                prop_assert_eq!(batch.node(&other_version), None);
+            }
+            let expected: BTreeMap<&NodeKey, &Vec<u8>> =
+                nodes.iter().map(|(k, v)| (k, v)).collect();
+            for probe in probes.iter().chain(&paths) {
+                let key = node_key_at(version, probe);
+                prop_assert_eq!(batch.node(&key), expected.get(&key).map(|v| v.as_slice()));
             }
         }
     }
