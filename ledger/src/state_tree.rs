@@ -495,8 +495,8 @@ pub struct TreeBatch {
     /// Every node's key and stored bytes, sorted by key, no repeats.
     nodes: Vec<(NodeKey, Vec<u8>)>,
     /// [`packed_node_key`] of each node, in the same order: what [`Self::node`] searches
-    /// (a search over the keys themselves compared two byte vectors at every step, a
-    /// twentieth of a tree update's time).
+    /// (a search over the keys themselves compared two byte vectors at every step: about
+    /// 5% of a node's CPU in the 4-node bench, 3% in the apply bench).
     index: Vec<u128>,
     /// Every key written and its new value (`None`: deleted), sorted by key.
     values: Vec<(Hash32, Option<Vec<u8>>)>,
